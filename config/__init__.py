@@ -1,0 +1,1 @@
+"""The example deployment, shipped as helpforce.example_config: the embedded default."""

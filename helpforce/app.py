@@ -1,0 +1,170 @@
+"""The daemon: owns the store, the desk, the outbox and the adapters, and their lifecycles.
+
+``async with App(config) as app`` starts everything in order (store, outbox, adapters) and
+stops it in reverse: adapters first (no new events), then the outbox drains what is due, then
+the store finishes its queued steps. A platform that fails to start is reported with its
+reason and the others keep running.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from helpforce.adapter import Adapter, discover_factories
+from helpforce.clock import Clock, SystemClock
+from helpforce.config import Config
+from helpforce.desk import Desk, Observer
+from helpforce.outbox import Outbox, OutboxPolicy
+from helpforce.policy import load_engine
+from helpforce.ratelimit import PlatformLimiter
+from helpforce.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+@dataclass
+class PlatformState:
+    platform: str
+    state: str
+
+
+def resolve_db_path(config: Config, override: str | None = None) -> str:
+    return override or config.settings.storage.path
+
+
+class App:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        db_path: str | None = None,
+        clock: Clock | None = None,
+        adapters: dict[str, Adapter] | None = None,
+        env: dict[str, str] | None = None,
+        observers: list[Observer] | None = None,
+    ) -> None:
+        self.config = config
+        self.db_path = resolve_db_path(config, db_path)
+        self.clock = clock or SystemClock()
+        self._given_adapters = adapters
+        self.env = dict(os.environ) if env is None else env
+        self.observers = observers or []
+        self.adapters: dict[str, Adapter] = {}
+        self.failed: dict[str, str] = {}
+        self._lock: IO[str] | None = None
+        self.store: Store | None = None
+        self.desk: Desk | None = None
+        self.outbox: Outbox | None = None
+
+    async def __aenter__(self) -> App:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _take_lock(self) -> None:
+        if self.db_path == ":memory:":
+            return
+        lock_path = Path(self.db_path + ".lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock_path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise AlreadyRunning(
+                f"{self.db_path}: another helpforce daemon is using this database"
+            ) from None
+        self._lock = handle
+
+    def _build_adapters(self) -> dict[str, Adapter]:
+        if self._given_adapters is not None:
+            return dict(self._given_adapters)
+        factories = discover_factories()
+        built: dict[str, Adapter] = {}
+        for platform, settings in self.config.enabled_platforms().items():
+            try:
+                built[platform] = factories[platform].create(
+                    settings, clock=self.clock, env=self.env
+                )
+            except Exception as exc:  # one platform's trouble must not stop the others
+                self.failed[platform] = f"{type(exc).__name__}: {exc}"
+                log.error("%s: could not be set up: %s", platform, self.failed[platform])
+        return built
+
+    async def start(self) -> None:
+        self._take_lock()
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        cfg = self.config
+        self.store = Store(self.db_path)
+        await self.store.open()
+        policy = load_engine(cfg.policies.packs)
+        self.adapters = self._build_adapters()
+        caps = {p: a.capabilities for p, a in self.adapters.items()}
+        self.desk = Desk(self.store, cfg, policy, self.clock, caps)
+        self.desk.observers.extend(self.observers)
+        limiters = {}
+        platforms = cfg.enabled_platforms()
+        for p in self.adapters:
+            rl = platforms[p].rate_limit if p in platforms else None
+            limiters[p] = PlatformLimiter(
+                rl.per_second if rl else 30.0, rl.burst if rl else 30,
+                rl.per_chat_per_second if rl else 1.0, self.clock,
+            )
+        ob = cfg.settings.outbox
+        self.outbox = Outbox(
+            self.store, self.adapters, limiters, self.clock,
+            OutboxPolicy(ob.max_attempts, ob.backoff_base, ob.backoff_max),
+            on_failure=self.desk.delivery_failed,
+        )
+        self.desk.on_outbox = self.outbox.wake
+        await self.outbox.start()
+        for platform, adapter in list(self.adapters.items()):
+            cursor = await self.store.cursor(platform)
+            try:
+                await adapter.start(self.desk.sink_for(platform), cursor)
+            except Exception as exc:
+                self.failed[platform] = f"{type(exc).__name__}: {exc}"
+                log.error("%s: failed to start: %s", platform, self.failed[platform])
+        log.info("helpforce running on %s (database %s)",
+                 ", ".join(self.adapters) or "no platform", self.db_path)
+
+    def platform_states(self) -> list[PlatformState]:
+        out = [PlatformState(p, a.status()) for p, a in self.adapters.items()
+               if p not in self.failed]
+        out += [PlatformState(p, f"failing: {why}") for p, why in self.failed.items()]
+        return out
+
+    async def stop(self, drain: float = 5.0) -> None:
+        """Stop adapters, drain the outbox, close the store. Idempotent."""
+        for platform, adapter in self.adapters.items():
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("%s: error while stopping", platform)
+        self.adapters_stopped = True
+        if self.outbox is not None:
+            await self.outbox.stop(drain)
+            self.outbox = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None

@@ -1,0 +1,1090 @@
+"""The desk: the one place where a question's state changes.
+
+Each inbound batch from an adapter is one store step: the state changes it causes, their
+events, the outbox rows they produce and the adapter's cursor are committed together. Staff are
+recognised only by (platform, immutable user id) in the roster; anyone else is a customer, even
+when they type ``/claim``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from helpforce import texts
+from helpforce.adapter import Capabilities
+from helpforce.clock import Clock
+from helpforce.commands import HELP, Command, UnknownCommand, parse_action, parse_command
+from helpforce.models import (
+    CLAIMABLE_STATES,
+    CUSTOMER_FACING_KINDS,
+    HELD_STATES,
+    OPEN_STATES,
+    Button,
+    Event,
+    EventKind,
+    Inbound,
+    InboundKind,
+    Outgoing,
+    TRANSITIONS,
+    State,
+    Visibility,
+    check_transition,
+)
+from helpforce.policy import CheckContext, PolicyEngine, Verdict
+from helpforce.store import Row, Store, Tx, save_cursor
+
+if TYPE_CHECKING:
+    from helpforce.config import Config
+    from helpforce.config.schema import StaffMember
+
+log = logging.getLogger(__name__)
+
+Observer = Callable[[Event], None]
+
+
+@dataclass(slots=True)
+class Q:
+    """A question row as the desk works on it within one step."""
+
+    id: int
+    platform: str
+    customer_id: str
+    customer_handle: str
+    conversation: str
+    thread: str | None
+    visibility: str
+    root_message: str
+    state: State
+    claimed_by: str | None
+    first_answer_at: float | None
+    last_answer_by: str | None
+    dm_conversation: str | None
+    created_at: float
+    resolved_at: float | None
+
+    @classmethod
+    def from_row(cls, r: Row) -> Q:
+        return cls(
+            id=r["id"],
+            platform=r["platform"],
+            customer_id=r["customer_id"],
+            customer_handle=r["customer_handle"],
+            conversation=r["conversation"],
+            thread=r["thread"],
+            visibility=r["visibility"],
+            root_message=r["root_message"],
+            state=State(r["state"]),
+            claimed_by=r["claimed_by"],
+            first_answer_at=r["first_answer_at"],
+            last_answer_by=r["last_answer_by"],
+            dm_conversation=r["dm_conversation"],
+            created_at=r["created_at"],
+            resolved_at=r["resolved_at"],
+        )
+
+
+@dataclass(slots=True)
+class _Step:
+    """Per-step caches, kept true by the step's own writes."""
+
+    tx: Tx
+    now: float
+    questions: dict[int, Q] = field(default_factory=dict)
+    #: (platform, customer id) -> latest question id (None: known to have none)
+    latest: dict[tuple[str, str], int | None] = field(default_factory=dict)
+    #: (platform, platform message id) -> (question id, direction, author id)
+    messages: dict[tuple[str, str], tuple[int | None, str, str | None]] = field(
+        default_factory=dict
+    )
+    loads: dict[str, int] | None = None
+
+
+class Desk:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        policy: PolicyEngine,
+        clock: Clock,
+        capabilities: dict[str, Capabilities],
+    ) -> None:
+        self.store = store
+        #: replaced as a whole on a config reload; each step reads it once
+        self.config = config
+        self.policy = policy
+        self.clock = clock
+        self.capabilities = capabilities
+        self.observers: list[Observer] = []
+        self.on_outbox: Callable[[str], None] = lambda platform: None
+        self._rotation = 0
+
+    # -- the inbound sink ------------------------------------------------------------------
+
+    def sink_for(self, platform: str) -> Callable[[Sequence[Inbound], str | None], Any]:
+        async def sink(batch: Sequence[Inbound], cursor: str | None) -> None:
+            await self.ingest(platform, batch, cursor)
+
+        return sink
+
+    async def ingest(self, platform: str, batch: Sequence[Inbound], cursor: str | None) -> None:
+        """Commit a batch of platform events and the cursor that confirms them.
+
+        A batch that fails as a whole (a bug meeting a surprising event) is retried one event
+        per step, so one bad event is recorded as such and never blocks or loses the others.
+        """
+        if not batch:
+            if cursor is not None:
+                await self.store.transaction(lambda tx: self._cursor_only(tx, platform, cursor))
+            return
+        try:
+            await self.store.transaction(lambda tx: self._ingest_step(tx, platform, batch, cursor))
+            return
+        except Exception:
+            if len(batch) == 1:
+                await self._record_failure(platform, batch[0], cursor)
+                return
+            log.exception("%s: batch of %d events failed; retrying one by one", platform, len(batch))
+        for i, event in enumerate(batch):
+            last = i == len(batch) - 1
+            try:
+                await self.store.transaction(
+                    partial(self._ingest_one, platform=platform, event=event,
+                            cursor=cursor if last else None)
+                )
+            except Exception:
+                await self._record_failure(platform, event, cursor if last else None)
+
+    async def _ingest_one(
+        self, tx: Tx, platform: str, event: Inbound, cursor: str | None
+    ) -> None:
+        await self._ingest_step(tx, platform, [event], cursor)
+
+    async def _cursor_only(self, tx: Tx, platform: str, cursor: str) -> None:
+        await save_cursor(tx, platform, cursor, self.clock.now())
+
+    async def _record_failure(self, platform: str, event: Inbound, cursor: str | None) -> None:
+        log.exception("%s: event %s could not be handled", platform, event.message_id)
+
+        async def step(tx: Tx) -> None:
+            now = self.clock.now()
+            await tx.execute(
+                "INSERT OR IGNORE INTO inbound (platform, message_id, received_at) VALUES (?,?,?)",
+                (platform, event.message_id, now),
+            )
+            tx.insert(
+                "events",
+                {
+                    "question_id": None,
+                    "at": now,
+                    "kind": EventKind.ESCALATED.value,
+                    "actor": event.author.key,
+                    "platform": platform,
+                    "data": json.dumps(
+                        {"reason": "event could not be handled", "message_id": event.message_id}
+                    ),
+                },
+            )
+            if cursor is not None:
+                await save_cursor(tx, platform, cursor, now)
+
+        await self.store.transaction(step)
+
+    async def _ingest_step(
+        self, tx: Tx, platform: str, batch: Sequence[Inbound], cursor: str | None
+    ) -> None:
+        st = _Step(tx, self.clock.now())
+        # one query for duplicates of the whole batch
+        ids = [e.message_id for e in batch]
+        seen = {
+            r[0]
+            for r in await tx.fetchall(
+                f"SELECT message_id FROM inbound WHERE platform = ? AND message_id IN "
+                f"({','.join('?' * len(ids))})",
+                (platform, *ids),
+            )
+        }
+        fresh: list[Inbound] = []
+        for e in batch:
+            if e.message_id in seen:
+                continue
+            seen.add(e.message_id)
+            fresh.append(e)
+            tx.insert(
+                "inbound", {"platform": platform, "message_id": e.message_id, "received_at": st.now}
+            )
+        await self._prefetch(st, platform, fresh)
+        for e in fresh:
+            await self._handle(st, e)
+        if cursor is not None:
+            await save_cursor(tx, platform, cursor, st.now)
+
+    async def _prefetch(self, st: _Step, platform: str, batch: Sequence[Inbound]) -> None:
+        roster = self.config.roster
+        customers = {
+            e.author.user_id
+            for e in batch
+            if roster.by_account(platform, e.author.user_id) is None
+        }
+        replies = {e.reply_to for e in batch if e.reply_to}
+        if replies:
+            rows = await st.tx.fetchall(
+                "SELECT platform_message_id, question_id, direction, author_id FROM messages "
+                f"WHERE platform = ? AND platform_message_id IN ({','.join('?' * len(replies))})",
+                (platform, *replies),
+            )
+            for r in rows:
+                st.messages[(platform, r[0])] = (r[1], r[2], r[3])
+            for pmid in replies:
+                st.messages.setdefault((platform, pmid), (None, "", None))
+        if customers:
+            rows = await st.tx.fetchall(
+                "SELECT * FROM questions WHERE id IN (SELECT MAX(id) FROM questions "
+                f"WHERE platform = ? AND customer_id IN ({','.join('?' * len(customers))}) "
+                "GROUP BY customer_id)",
+                (platform, *customers),
+            )
+            for c in customers:
+                st.latest[(platform, c)] = None
+            for r in rows:
+                q = Q.from_row(r)
+                st.questions[q.id] = q
+                st.latest[(platform, q.customer_id)] = q.id
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    async def _handle(self, st: _Step, e: Inbound) -> None:
+        staff = self.config.roster.by_account(e.platform, e.author.user_id)
+        if e.kind is InboundKind.ACTION:
+            await self._action(st, e, staff)
+        elif e.kind in (InboundKind.EDIT, InboundKind.DELETE):
+            # an edit or deletion never rewrites what was received: it is recorded, not applied
+            ref = await self._message_ref(st, e.platform, e.reply_to or e.message_id)
+            self._event(
+                st,
+                ref[0] if ref else None,
+                EventKind.IGNORED,
+                actor=e.author.key,
+                platform=e.platform,
+                reason=f"customer {e.kind.value} recorded, not applied",
+                message_id=e.message_id,
+            )
+        elif staff is not None:
+            await self._staff_message(st, e, staff)
+        else:
+            await self._customer_message(st, e)
+
+    async def _message_ref(
+        self, st: _Step, platform: str, pmid: str
+    ) -> tuple[int | None, str, str | None] | None:
+        key = (platform, pmid)
+        if key not in st.messages:
+            r = await st.tx.fetchone(
+                "SELECT question_id, direction, author_id FROM messages "
+                "WHERE platform = ? AND platform_message_id = ?",
+                key,
+            )
+            st.messages[key] = (r[0], r[1], r[2]) if r else (None, "", None)
+        ref = st.messages[key]
+        return ref if ref[1] else None
+
+    async def _question(self, st: _Step, qid: int) -> Q | None:
+        if qid not in st.questions:
+            r = await st.tx.fetchone("SELECT * FROM questions WHERE id = ?", (qid,))
+            if r is None:
+                return None
+            st.questions[qid] = Q.from_row(r)
+        return st.questions[qid]
+
+    # -- customers ---------------------------------------------------------------------------
+
+    async def _customer_message(self, st: _Step, e: Inbound) -> None:
+        q: Q | None = None
+        if e.reply_to:
+            ref = await self._message_ref(st, e.platform, e.reply_to)
+            if ref and ref[0] is not None:
+                cand = await self._question(st, ref[0])
+                if cand is not None and cand.customer_id == e.author.user_id:
+                    q = cand
+        if q is None:
+            key = (e.platform, e.author.user_id)
+            if key not in st.latest:
+                r = await st.tx.fetchone(
+                    "SELECT * FROM questions WHERE platform = ? AND customer_id = ? "
+                    "ORDER BY id DESC LIMIT 1",
+                    key,
+                )
+                st.latest[key] = None
+                if r is not None:
+                    st.questions[r["id"]] = Q.from_row(r)
+                    st.latest[key] = r["id"]
+            latest = st.latest[key]
+            if latest is not None:
+                q = st.questions[latest]
+        window = self.config.settings.desk.reopen_window
+        if q is not None and q.state is State.RESOLVED:
+            if q.resolved_at is None or st.now - q.resolved_at > window:
+                q = None
+        if q is None:
+            await self._new_question(st, e)
+        else:
+            await self._followup(st, q, e)
+
+    def _store_inbound(self, st: _Step, qid: int, e: Inbound, kind: str) -> None:
+        mid = st.tx.new_id("messages")
+        st.tx.insert(
+            "messages",
+            {
+                "id": mid,
+                "question_id": qid,
+                "platform": e.platform,
+                "platform_message_id": e.message_id,
+                "conversation": e.conversation,
+                "thread": e.thread,
+                "direction": "in",
+                "visibility": e.visibility.value,
+                "kind": kind,
+                "author_id": e.author.user_id,
+                "staff_id": None,
+                "text": e.text,
+                "reply_to": e.reply_to,
+                "at": e.at or st.now,
+            },
+        )
+        st.messages[(e.platform, e.message_id)] = (qid, "in", e.author.user_id)
+
+    async def _new_question(self, st: _Step, e: Inbound) -> None:
+        qid = st.tx.new_id("questions")
+        q = Q(
+            id=qid,
+            platform=e.platform,
+            customer_id=e.author.user_id,
+            customer_handle=e.author.handle,
+            conversation=e.conversation,
+            thread=e.thread,
+            visibility=e.visibility.value,
+            root_message=e.message_id,
+            state=State.NEW,
+            claimed_by=None,
+            first_answer_at=None,
+            last_answer_by=None,
+            dm_conversation=e.conversation if e.visibility is Visibility.PRIVATE else None,
+            created_at=st.now,
+            resolved_at=None,
+        )
+        st.questions[qid] = q
+        st.latest[(e.platform, e.author.user_id)] = qid
+        self._event(
+            st,
+            qid,
+            EventKind.RECEIVED,
+            actor=e.author.key,
+            platform=e.platform,
+            message_id=e.message_id,
+            visibility=e.visibility.value,
+        )
+        # fan out before the insert, so the row goes in once with its final state
+        await self._offer(st, q, e.text)
+        st.tx.insert(
+            "questions",
+            {
+                "id": qid,
+                "platform": q.platform,
+                "customer_id": q.customer_id,
+                "customer_handle": q.customer_handle,
+                "conversation": q.conversation,
+                "thread": q.thread,
+                "visibility": q.visibility,
+                "root_message": q.root_message,
+                "state": q.state.value,
+                "claimed_by": None,
+                "claimed_at": None,
+                "first_answer_at": None,
+                "last_answer_by": None,
+                "dm_conversation": q.dm_conversation,
+                "created_at": st.now,
+                "updated_at": st.now,
+                "resolved_at": None,
+            },
+        )
+        self._store_inbound(st, qid, e, "question")
+
+    async def _followup(self, st: _Step, q: Q, e: Inbound) -> None:
+        self._store_inbound(st, q.id, e, "followup")
+        self._event(
+            st, q.id, EventKind.FOLLOWUP, actor=e.author.key, platform=e.platform,
+            message_id=e.message_id, visibility=e.visibility.value,
+        )
+        if e.visibility is Visibility.PRIVATE and q.dm_conversation != e.conversation:
+            q.dm_conversation = e.conversation
+            await st.tx.execute(
+                "UPDATE questions SET dm_conversation = ? WHERE id = ?", (e.conversation, q.id)
+            )
+        if q.state is State.RESOLVED:
+            holder = self.config.roster.get(q.last_answer_by) if q.last_answer_by else None
+            self._event(st, q.id, EventKind.REOPENED, actor=e.author.key, platform=e.platform)
+            if holder is not None:
+                await self._set(st, q, State.CLAIMED, claimed_by=holder.id, resolved_at=None)
+                self._notify_staff(st, holder, q, texts.followup(q.id, q.customer_handle, e.text))
+            else:
+                await self._set(st, q, State.NEW, claimed_by=None, resolved_at=None)
+                await self._offer(st, q, e.text)
+                await self._save_state(st, q)
+        elif q.state in HELD_STATES and q.claimed_by:
+            holder = self.config.roster.get(q.claimed_by)
+            if q.state is not State.CLAIMED:
+                await self._set(st, q, State.CLAIMED)
+            if holder is not None:
+                self._notify_staff(st, holder, q, texts.followup(q.id, q.customer_handle, e.text))
+            else:
+                # the holder left the roster: offer it again
+                await self._set(st, q, State.OFFERED, claimed_by=None)
+                await self._offer(st, q, e.text)
+                await self._save_state(st, q)
+        # unclaimed questions are already offered: the follow-up waits for the claimer
+
+    # -- fan-out -----------------------------------------------------------------------------
+
+    async def _loads(self, st: _Step) -> dict[str, int]:
+        if st.loads is None:
+            held = ",".join(f"'{s.value}'" for s in HELD_STATES)
+            rows = await st.tx.fetchall(
+                f"SELECT claimed_by, COUNT(*) FROM questions WHERE state IN ({held}) "
+                "AND claimed_by IS NOT NULL GROUP BY claimed_by"
+            )
+            st.loads = {r[0]: r[1] for r in rows}
+        return st.loads
+
+    async def _offer(self, st: _Step, q: Q, text: str) -> None:
+        """Offer a question: one post per staff channel, plus a bounded wave of direct
+        notifications. Never one platform call per roster member."""
+        cfg = self.config
+        channels: list[str] = []
+        for platform, ps in cfg.enabled_platforms().items():
+            if ps.staff_channel and platform in self.capabilities:
+                caps = self.capabilities[platform]
+                body = texts.offer(
+                    q.id, q.platform, q.customer_handle, q.visibility, text, caps.buttons
+                )
+                buttons: tuple[Button, ...] = (
+                    (Button("Claim", f"claim:{q.id}"), Button("Details", f"details:{q.id}"))
+                    if caps.buttons
+                    else ()
+                )
+                self._enqueue(
+                    st, q.id,
+                    Outgoing(platform, ps.staff_channel, body, Visibility.PUBLIC, buttons=buttons),
+                    kind="offer", role="bot", audience="staff",
+                )
+                channels.append(f"{platform}:{ps.staff_channel}")
+        limit = cfg.settings.desk.notify_limit
+        chosen: list[str] = []
+        if limit:
+            loads = await self._loads(st)
+            staff = [
+                s for s in cfg.roster.staff
+                if self._notify_target(s) is not None and loads.get(s.id, 0) < s.max_open_claims
+            ]
+            if staff:
+                start = self._rotation % len(staff)
+                self._rotation += limit
+                rotated = staff[start:] + staff[:start]
+                rotated.sort(key=lambda s: loads.get(s.id, 0))  # stable: least loaded first
+                for s in rotated[:limit]:
+                    target = self._notify_target(s)
+                    assert target is not None
+                    platform, user_id = target
+                    caps = self.capabilities[platform]
+                    body = texts.offer(
+                        q.id, q.platform, q.customer_handle, q.visibility, text, caps.buttons
+                    )
+                    dm_buttons = (Button("Claim", f"claim:{q.id}"),) if caps.buttons else ()
+                    self._enqueue(
+                        st, q.id,
+                        Outgoing(platform, f"dm:{user_id}", body, Visibility.PRIVATE,
+                                 buttons=dm_buttons, dm_user=user_id),
+                        kind="offer", role="bot", audience="staff", staff_id=s.id,
+                    )
+                    chosen.append(s.id)
+        if channels or chosen:
+            self._event(st, q.id, EventKind.OFFERED, channels=channels, staff=chosen)
+            if q.state is not State.OFFERED:
+                check_transition(q.state, State.OFFERED)
+                q.state = State.OFFERED
+        else:
+            self._event(st, q.id, EventKind.ESCALATED, reason="nobody available to offer it to")
+            check_transition(q.state, State.ESCALATED)
+            q.state = State.ESCALATED
+
+    def _notify_target(self, s: StaffMember) -> tuple[str, str] | None:
+        for platform in s.notify:
+            if platform in self.capabilities and platform in s.accounts:
+                return platform, s.accounts[platform]
+        for platform, user_id in s.accounts.items():
+            if platform in self.capabilities and self.capabilities[platform].dms:
+                return platform, user_id
+        return None
+
+    # -- staff -------------------------------------------------------------------------------
+
+    async def _staff_message(self, st: _Step, e: Inbound, staff: StaffMember) -> None:
+        try:
+            cmd = parse_command(e.text)
+        except UnknownCommand as exc:
+            self._reply(st, e, f"{exc}. {HELP}")
+            return
+        ref = await self._message_ref(st, e.platform, e.reply_to) if e.reply_to else None
+        ref_q = ref[0] if ref else None
+        if cmd is not None:
+            if cmd.question_id is None and ref_q is not None:
+                cmd = Command(cmd.name, ref_q, cmd.text)
+            await self._command(st, e, staff, cmd)
+            return
+        if ref is not None and ref_q is not None:
+            if ref[1] == "out":
+                # a reply to one of our notifications: plain text answers the question
+                await self._command(st, e, staff, Command("answer", ref_q, e.text))
+                return
+            q = await self._question(st, ref_q)
+            if q is not None and ref[2] == q.customer_id and e.visibility is Visibility.PUBLIC:
+                await self._direct_answer(st, e, staff, q)
+                return
+        if e.visibility is Visibility.PRIVATE or self._is_staff_channel(e):
+            self._reply(st, e, HELP)
+            return
+        # staff writing in a customer channel, not replying to anyone: they are a customer here
+        await self._customer_message(st, e)
+
+    def _is_staff_channel(self, e: Inbound) -> bool:
+        ps = self.config.enabled_platforms().get(e.platform)
+        return bool(ps and ps.staff_channel == e.conversation)
+
+    async def _action(self, st: _Step, e: Inbound, staff: StaffMember | None) -> None:
+        cmd = parse_action(e.data or "")
+        if staff is None:
+            self._event(
+                st, cmd.question_id if cmd else None, EventKind.IGNORED, actor=e.author.key,
+                platform=e.platform, reason="button pressed by someone not on the roster",
+            )
+            self._enqueue(
+                st, None,
+                Outgoing(e.platform, f"dm:{e.author.user_id}", texts.not_staff(),
+                         Visibility.PRIVATE, dm_user=e.author.user_id),
+                kind="notice", role="bot", audience="customer",
+            )
+            return
+        if cmd is None:
+            self._private_notice(st, e, staff, None, "That button has expired.")
+            return
+        await self._command(st, e, staff, cmd)
+
+    async def _command(self, st: _Step, e: Inbound, staff: StaffMember, cmd: Command) -> None:
+        if cmd.name == "help":
+            self._reply(st, e, HELP)
+            return
+        if cmd.name == "queue":
+            await self._queue(st, e, staff)
+            return
+        if cmd.question_id is None:
+            self._reply(st, e, f"/{cmd.name} needs a question number, e.g. /{cmd.name} 12.")
+            return
+        q = await self._question(st, cmd.question_id)
+        if q is None:
+            self._reply(st, e, f"There is no question #{cmd.question_id}.")
+            return
+        handler = {
+            "claim": self._claim,
+            "release": self._release,
+            "answer": self._answer,
+            "dm": self._move_to_dm,
+            "note": self._note,
+            "resolve": self._resolve,
+            "transfer": self._transfer,
+            "details": self._details,
+        }[cmd.name]
+        await handler(st, e, staff, q, cmd.text)
+
+    async def _try_claim(self, st: _Step, staff: StaffMember, q: Q) -> bool:
+        """The claim: one conditional UPDATE. Of many racing staff exactly one wins."""
+        claimable = ",".join(f"'{s.value}'" for s in CLAIMABLE_STATES)
+        won = await st.tx.execute(
+            f"UPDATE questions SET state = 'claimed', claimed_by = ?, claimed_at = ?, "
+            f"updated_at = ? WHERE id = ? AND claimed_by IS NULL AND state IN ({claimable})",
+            (staff.id, st.now, st.now, q.id),
+        )
+        if won != 1:
+            r = await st.tx.fetchone("SELECT * FROM questions WHERE id = ?", (q.id,))
+            if r is not None:
+                st.questions[q.id] = fresh = Q.from_row(r)
+                q.state, q.claimed_by = fresh.state, fresh.claimed_by
+            return False
+        q.state, q.claimed_by = State.CLAIMED, staff.id
+        if st.loads is not None:
+            st.loads[staff.id] = st.loads.get(staff.id, 0) + 1
+        self._event(st, q.id, EventKind.CLAIMED, actor=staff.id)
+        await self._mark_offers_taken(st, q, staff)
+        return True
+
+    async def _refuse_claim(self, st: _Step, e: Inbound, staff: StaffMember, q: Q) -> None:
+        if q.claimed_by and q.claimed_by != staff.id:
+            holder = self.config.roster.get(q.claimed_by)
+            name, initials = (holder.name, holder.initials) if holder else (q.claimed_by, "?")
+            self._event(
+                st, q.id, EventKind.CLAIM_REFUSED, actor=staff.id, platform=e.platform,
+                held_by=q.claimed_by,
+            )
+            self._private_notice(st, e, staff, q.id, texts.held_by(q.id, name, initials))
+        elif q.state is State.RESOLVED:
+            self._private_notice(st, e, staff, q.id, f"#{q.id} is already resolved.")
+        else:
+            self._private_notice(st, e, staff, q.id, f"#{q.id} cannot be claimed now ({q.state}).")
+
+    async def _claim(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, _: str) -> None:
+        if q.claimed_by == staff.id:
+            self._private_notice(st, e, staff, q.id, f"You already hold #{q.id}.")
+            return
+        load = (await self._loads(st)).get(staff.id, 0)
+        if load >= staff.max_open_claims:
+            self._private_notice(
+                st, e, staff, q.id,
+                f"You hold {load} open questions (your limit is {staff.max_open_claims}): "
+                f"answer or release one first.",
+            )
+            return
+        if await self._try_claim(st, staff, q):
+            root = await st.tx.fetchone(
+                "SELECT text FROM messages WHERE platform = ? AND platform_message_id = ?",
+                (q.platform, q.root_message),
+            )
+            self._private_notice(st, e, staff, q.id, texts.claimed(q.id, root[0] if root else ""))
+        else:
+            await self._refuse_claim(st, e, staff, q)
+
+    async def _holds(self, st: _Step, e: Inbound, staff: StaffMember, q: Q) -> bool:
+        """True if ``staff`` holds ``q`` now, claiming it implicitly if nobody does."""
+        if q.claimed_by == staff.id and q.state in HELD_STATES:
+            return True
+        if q.claimed_by is None and q.state in CLAIMABLE_STATES:
+            if await self._try_claim(st, staff, q):
+                return True
+        await self._refuse_claim(st, e, staff, q)
+        return False
+
+    async def _answer(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, text: str) -> None:
+        if not text.strip():
+            self._reply(st, e, f"/answer {q.id} needs the text of the answer.")
+            return
+        if q.state is State.RESOLVED:
+            self._private_notice(st, e, staff, q.id, f"#{q.id} is resolved; nothing was sent.")
+            return
+        if not await self._holds(st, e, staff, q):
+            return
+        # once a conversation is private (it started there, or was moved), it stays private
+        private = q.dm_conversation is not None or q.state is State.MOVED_TO_DM
+        signed = text.rstrip() + self._signature(staff)
+        out = self._to_customer(st, q, signed, private)
+        verdict = self._check(st, q, staff, e.platform, out)
+        if verdict.stops:
+            self._private_notice(
+                st, e, staff, q.id,
+                texts.policy_stopped(q.id, verdict.rule_id, verdict.message, verdict.suggestion),
+            )
+            return
+        await self._send_answer(st, q, staff, e.platform, out, kind="answer")
+
+    def _to_customer(self, st: _Step, q: Q, text: str, private: bool) -> Outgoing:
+        if private:
+            conv = q.dm_conversation or f"dm:{q.customer_id}"
+            return Outgoing(q.platform, conv, text, Visibility.PRIVATE, dm_user=q.customer_id)
+        return Outgoing(
+            q.platform, q.conversation, text, Visibility.PUBLIC,
+            reply_to=q.root_message, thread=q.thread,
+        )
+
+    async def _send_answer(
+        self, st: _Step, q: Q, staff: StaffMember, via: str, out: Outgoing, kind: str
+    ) -> None:
+        last = await st.tx.fetchone(
+            "SELECT platform_message_id FROM messages WHERE question_id = ? AND direction = 'in' "
+            "AND conversation = ? ORDER BY id DESC LIMIT 1",
+            (q.id, out.conversation),
+        )
+        if last is not None:
+            out = replace(out, reply_to=last[0])
+        row = self._enqueue(st, q.id, out, kind=kind, role=staff.role.value, staff_id=staff.id,
+                            check=False)
+        first = q.first_answer_at is None
+        q.first_answer_at = q.first_answer_at or st.now
+        q.last_answer_by = staff.id
+        await st.tx.execute(
+            "UPDATE questions SET first_answer_at = COALESCE(first_answer_at, ?), "
+            "last_answer_by = ? WHERE id = ?",
+            (st.now, staff.id, q.id),
+        )
+        self._event(
+            st, q.id, EventKind.ANSWERED, actor=staff.id, platform=via,
+            to_platform=q.platform, visibility=out.visibility.value, message_row=row,
+            first=first,
+        )
+        if kind == "answer":
+            await self._set(st, q, State.ANSWERED)
+
+    async def _move_to_dm(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, text: str) -> None:
+        if not text.strip():
+            self._reply(st, e, f"/dm {q.id} needs the text to send privately.")
+            return
+        if q.state is State.RESOLVED:
+            self._private_notice(st, e, staff, q.id, f"#{q.id} is resolved; nothing was sent.")
+            return
+        if not await self._holds(st, e, staff, q):
+            return
+        caps = self.capabilities.get(q.platform, Capabilities())
+        signature = self._signature(staff)
+        private = self._to_customer(st, q, text.rstrip() + signature, private=True)
+        verdict = self._check(st, q, staff, e.platform, private)
+        if verdict.stops:
+            self._private_notice(
+                st, e, staff, q.id,
+                texts.policy_stopped(q.id, verdict.rule_id, verdict.message, verdict.suggestion),
+            )
+            return
+        if not caps.dms:
+            self._private_notice(
+                st, e, staff, q.id,
+                f"{q.platform} cannot send private messages from helpforce yet; nothing was sent.",
+            )
+            return
+        if q.visibility == "public":
+            public = self._to_customer(
+                st, q, texts.moved_public(q.customer_handle, signature), private=False
+            )
+            self._check(st, q, staff, e.platform, public)
+            await self._send_answer(st, q, staff, e.platform, public, kind="moved_public")
+        await self._send_answer(st, q, staff, e.platform, private, kind="dm")
+        self._event(st, q.id, EventKind.MOVED_TO_DM, actor=staff.id, platform=e.platform)
+        if q.visibility == "public":
+            await self._set(st, q, State.MOVED_TO_DM)
+        else:
+            await self._set(st, q, State.ANSWERED)
+
+    async def _direct_answer(self, st: _Step, e: Inbound, staff: StaffMember, q: Q) -> None:
+        """Staff answered the customer directly from their own public account."""
+        if q.state is State.RESOLVED:
+            return
+        if q.claimed_by not in (None, staff.id):
+            holder = q.claimed_by
+            self._event(
+                st, q.id, EventKind.ANSWERED, actor=staff.id, platform=e.platform,
+                duplicate=True, held_by=holder, message_id=e.message_id,
+            )
+            return
+        if q.claimed_by is None and not await self._try_claim(st, staff, q):
+            return
+        mid = st.tx.new_id("messages")
+        st.tx.insert("messages", {
+            "id": mid, "question_id": q.id, "platform": e.platform,
+            "platform_message_id": e.message_id, "conversation": e.conversation,
+            "thread": e.thread, "direction": "out", "visibility": e.visibility.value,
+            "kind": "answer", "author_id": e.author.user_id, "staff_id": staff.id,
+            "text": e.text, "reply_to": e.reply_to, "at": st.now,
+        })
+        verdict = self.policy.check(
+            e.text, CheckContext("out", e.visibility.value, e.platform, staff.role.value)
+        )
+        self._record_verdict(st, q.id, verdict, staff.id, after_the_fact=True)
+        q.first_answer_at = q.first_answer_at or st.now
+        await st.tx.execute(
+            "UPDATE questions SET first_answer_at = COALESCE(first_answer_at, ?), "
+            "last_answer_by = ? WHERE id = ?", (st.now, staff.id, q.id),
+        )
+        self._event(st, q.id, EventKind.ANSWERED, actor=staff.id, platform=e.platform,
+                    direct=True, message_id=e.message_id)
+        await self._set(st, q, State.ANSWERED)
+
+    async def _note(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, text: str) -> None:
+        if not text.strip():
+            self._reply(st, e, f"/note {q.id} needs the text of the note.")
+            return
+        self._event(st, q.id, EventKind.NOTE, actor=staff.id, platform=e.platform, text=text)
+        self._private_notice(st, e, staff, q.id, f"Note added to #{q.id}.")
+
+    async def _release(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, _: str) -> None:
+        if q.claimed_by != staff.id or q.state not in HELD_STATES:
+            self._private_notice(st, e, staff, q.id, f"You do not hold #{q.id}.")
+            return
+        self._event(st, q.id, EventKind.RELEASED, actor=staff.id, platform=e.platform)
+        await self._set(st, q, State.OFFERED, claimed_by=None)
+        root = await st.tx.fetchone(
+            "SELECT text FROM messages WHERE platform = ? AND platform_message_id = ?",
+            (q.platform, q.root_message),
+        )
+        await self._offer(st, q, root[0] if root else "")
+        await self._save_state(st, q)
+        self._private_notice(st, e, staff, q.id, f"Released #{q.id}; it is offered again.")
+
+    async def _resolve(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, _: str) -> None:
+        if q.state is State.RESOLVED:
+            self._private_notice(st, e, staff, q.id, f"#{q.id} is already resolved.")
+            return
+        if q.claimed_by not in (None, staff.id) and staff.role.value == "agent":
+            await self._refuse_claim(st, e, staff, q)
+            return
+        self._event(st, q.id, EventKind.RESOLVED, actor=staff.id, platform=e.platform)
+        await self._set(st, q, State.RESOLVED, resolved_at=st.now)
+        self._private_notice(st, e, staff, q.id, f"#{q.id} resolved.")
+
+    async def _transfer(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, text: str) -> None:
+        target = self.config.roster.get(text.strip().split()[0]) if text.strip() else None
+        if target is None:
+            self._reply(st, e, f"/transfer {q.id} needs the roster id of a staff member.")
+            return
+        if q.state is State.RESOLVED:
+            self._private_notice(st, e, staff, q.id, f"#{q.id} is resolved.")
+            return
+        if q.claimed_by not in (None, staff.id) and staff.role.value == "agent":
+            await self._refuse_claim(st, e, staff, q)
+            return
+        self._event(
+            st, q.id, EventKind.TRANSFERRED, actor=staff.id, platform=e.platform,
+            from_staff=q.claimed_by, to_staff=target.id,
+        )
+        state = State.CLAIMED if q.state in CLAIMABLE_STATES else q.state
+        await self._set(st, q, state, claimed_by=target.id)
+        await self._mark_offers_taken(st, q, target)
+        root = await st.tx.fetchone(
+            "SELECT text FROM messages WHERE platform = ? AND platform_message_id = ?",
+            (q.platform, q.root_message),
+        )
+        self._notify_staff(st, target, q, texts.claimed(q.id, root[0] if root else "")
+                           + f"\n(transferred by {staff.name})")
+        self._private_notice(st, e, staff, q.id, f"#{q.id} transferred to {target.name}.")
+
+    async def _details(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, _: str) -> None:
+        rows = await st.tx.fetchall(
+            "SELECT direction, kind, text FROM messages WHERE question_id = ? "
+            "AND kind IN ('question', 'followup', 'answer', 'dm', 'moved_public') ORDER BY id",
+            (q.id,),
+        )
+        holder = q.claimed_by or "nobody"
+        lines = [f"#{q.id} · {q.platform} · @{q.customer_handle} · {q.state} · held by {holder}"]
+        for r in rows[-10:]:
+            who = "customer" if r[0] == "in" else "staff"
+            lines.append(f"{who}: {texts.preview(r[2], 200)}")
+        self._private_notice(st, e, staff, q.id, "\n".join(lines))
+
+    async def _queue(self, st: _Step, e: Inbound, staff: StaffMember) -> None:
+        held = ",".join(f"'{s.value}'" for s in HELD_STATES)
+        mine = await st.tx.fetchall(
+            f"SELECT id, state FROM questions WHERE claimed_by = ? AND state IN ({held}) "
+            "ORDER BY id", (staff.id,),
+        )
+        claimable = ",".join(f"'{s.value}'" for s in CLAIMABLE_STATES)
+        waiting = await st.tx.fetchall(
+            f"SELECT id FROM questions WHERE state IN ({claimable}) ORDER BY id LIMIT 10"
+        )
+        text = (
+            "You hold: " + (", ".join(f"#{r[0]} ({r[1]})" for r in mine) or "nothing")
+            + ". Waiting for a claim: "
+            + (", ".join(f"#{r[0]}" for r in waiting) or "none") + "."
+        )
+        self._reply(st, e, text)
+
+    # -- delivery failures (called by the outbox, inside its transaction) ---------------------
+
+    async def delivery_failed(
+        self, tx: Tx, qid: int | None, kind: str | None, reason: str, uncertain: bool
+    ) -> None:
+        """A customer-facing message could not be delivered (or may not have been): the
+        question is escalated to the leads, visibly, rather than left looking answered."""
+        if qid is None or kind not in CUSTOMER_FACING_KINDS:
+            return
+        st = _Step(tx, self.clock.now())
+        q = await self._question(st, qid)
+        if q is None:
+            return
+        what = "may not have reached" if uncertain else "could not be delivered to"
+        self._event(st, q.id, EventKind.ESCALATED, reason=f"a reply {what} the customer: {reason}")
+        if q.state is not State.ESCALATED and State.ESCALATED in TRANSITIONS[q.state]:
+            await self._set(st, q, State.ESCALATED, claimed_by=None)
+        note = f"#{q.id} needs a lead: a reply {what} @{q.customer_handle} on {q.platform} ({reason})."
+        people = list(self.config.roster.leads())
+        answerer = self.config.roster.get(q.last_answer_by) if q.last_answer_by else None
+        if answerer is not None and answerer not in people:
+            people.append(answerer)
+        for person in people:
+            self._notify_staff(st, person, q, note)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _signature(self, staff: StaffMember) -> str:
+        return self.config.settings.desk.signature.format(initials=staff.initials)
+
+    async def _set(self, st: _Step, q: Q, state: State, **cols: Any) -> None:
+        check_transition(q.state, state)
+        q.state = state
+        if "claimed_by" in cols:
+            q.claimed_by = cols["claimed_by"]
+        if "resolved_at" in cols:
+            q.resolved_at = cols["resolved_at"]
+        sets = ", ".join(f"{k} = ?" for k in cols)
+        await st.tx.execute(
+            f"UPDATE questions SET state = ?, updated_at = ?{', ' + sets if sets else ''} "
+            "WHERE id = ?",
+            (state.value, st.now, *cols.values(), q.id),
+        )
+
+    async def _save_state(self, st: _Step, q: Q) -> None:
+        await st.tx.execute(
+            "UPDATE questions SET state = ?, updated_at = ? WHERE id = ?",
+            (q.state.value, st.now, q.id),
+        )
+
+    async def _mark_offers_taken(self, st: _Step, q: Q, staff: StaffMember) -> None:
+        """Edit the staff-channel posts of a claimed question where the platform allows."""
+        rows = await st.tx.fetchall(
+            "SELECT id, platform, conversation FROM messages WHERE question_id = ? "
+            "AND kind = 'offer' AND staff_id IS NULL",
+            (q.id,),
+        )
+        for r in rows:
+            caps = self.capabilities.get(r[1])
+            if caps is None or not caps.edits:
+                continue
+            body = texts.offer_taken(
+                q.id, q.platform, q.customer_handle, staff.initials, staff.name
+            )
+            self._enqueue(
+                st, q.id,
+                Outgoing(r[1], r[2], body, Visibility.PUBLIC, edit_of=f"row:{r[0]}"),
+                kind="offer_edit", role="bot", audience="staff", store_message=False,
+            )
+
+    def _check(
+        self, st: _Step, q: Q, staff: StaffMember, via: str, out: Outgoing
+    ) -> Verdict:
+        verdict = self.policy.check(
+            out.text, CheckContext("out", out.visibility.value, out.platform, staff.role.value)
+        )
+        self._record_verdict(st, q.id, verdict, staff.id)
+        return verdict
+
+    def _record_verdict(
+        self, st: _Step, qid: int | None, verdict: Verdict, actor: str | None,
+        after_the_fact: bool = False,
+    ) -> None:
+        self._event(
+            st, qid, EventKind.POLICY_VERDICT, actor=actor, action=verdict.action.value,
+            rule=verdict.rule_id, after_the_fact=after_the_fact,
+        )
+
+    def _reply(self, st: _Step, e: Inbound, text: str) -> None:
+        """Answer a staff message where it was written."""
+        self._enqueue(
+            st, None,
+            Outgoing(e.platform, e.conversation, text, e.visibility, reply_to=e.message_id,
+                     thread=e.thread),
+            kind="notice", role="bot", audience="staff",
+        )
+
+    def _private_notice(
+        self, st: _Step, e: Inbound, staff: StaffMember, qid: int | None, text: str
+    ) -> None:
+        """Tell one staff member something, privately where the platform can."""
+        caps = self.capabilities.get(e.platform, Capabilities())
+        if e.kind is InboundKind.ACTION or (caps.dms and e.visibility is Visibility.PUBLIC):
+            out = Outgoing(e.platform, f"dm:{e.author.user_id}", text, Visibility.PRIVATE,
+                           dm_user=e.author.user_id)
+        else:
+            out = Outgoing(e.platform, e.conversation, text, e.visibility,
+                           reply_to=e.message_id, thread=e.thread)
+        self._enqueue(st, qid, out, kind="notice", role="bot", audience="staff",
+                      staff_id=staff.id)
+
+    def _notify_staff(self, st: _Step, staff: StaffMember, q: Q, text: str) -> None:
+        target = self._notify_target(staff)
+        if target is None:
+            self._event(st, q.id, EventKind.ESCALATED,
+                        reason=f"cannot notify {staff.id}: no account to notify on")
+            return
+        platform, user_id = target
+        self._enqueue(
+            st, q.id,
+            Outgoing(platform, f"dm:{user_id}", text, Visibility.PRIVATE, dm_user=user_id),
+            kind="notice", role="bot", audience="staff", staff_id=staff.id,
+        )
+
+    def _enqueue(
+        self,
+        st: _Step,
+        qid: int | None,
+        out: Outgoing,
+        *,
+        kind: str,
+        role: str,
+        audience: str = "customer",
+        staff_id: str | None = None,
+        check: bool = True,
+        store_message: bool = True,
+    ) -> int | None:
+        """Write an outbox row (and its conversation message) in the step's transaction.
+
+        Every text passes the policy check here unless the caller already checked it; a bot
+        text that a rule stops is still sent to staff (they need it) but the verdict is kept.
+        """
+        if check:
+            verdict = self.policy.check(
+                out.text, CheckContext("out", out.visibility.value, out.platform, role, audience)
+            )
+            if verdict.action.value != "allow":
+                self._record_verdict(st, qid, verdict, None)
+                if audience == "customer" and verdict.stops:
+                    self._event(st, qid, EventKind.ESCALATED,
+                                reason=f"policy {verdict.rule_id} stopped a system message")
+                    return None
+        mid: int | None = None
+        if store_message:
+            mid = st.tx.new_id("messages")
+            st.tx.insert("messages", {
+                "id": mid, "question_id": qid, "platform": out.platform,
+                "platform_message_id": None, "conversation": out.conversation,
+                "thread": out.thread, "direction": "out", "visibility": out.visibility.value,
+                "kind": kind, "author_id": None, "staff_id": staff_id, "text": out.text,
+                "reply_to": out.reply_to, "at": st.now,
+            })
+        oid = st.tx.new_id("outbox")
+        key = f"hf{oid}"
+        payload = replace(out, key=key)
+        st.tx.insert("outbox", {
+            "id": oid, "key": key, "platform": out.platform, "message_row": mid,
+            "question_id": qid, "payload": json.dumps(payload.to_json()), "state": "pending",
+            "attempts": 0, "due_at": st.now, "created_at": st.now,
+        })
+        platform = out.platform
+        st.tx.after_commit(lambda: self.on_outbox(platform))
+        return mid
+
+    def _event(
+        self,
+        st: _Step,
+        qid: int | None,
+        kind: EventKind,
+        *,
+        actor: str | None = None,
+        platform: str | None = None,
+        **data: Any,
+    ) -> None:
+        st.tx.insert("events", {
+            "question_id": qid, "at": st.now, "kind": kind.value, "actor": actor,
+            "platform": platform, "data": json.dumps(data, sort_keys=True),
+        })
+        if self.observers:
+            event = Event(qid, st.now, kind, actor, platform, data)
+            st.tx.after_commit(lambda: self._emit(event))
+
+    def _emit(self, event: Event) -> None:
+        for observer in self.observers:
+            observer(event)

@@ -1,0 +1,241 @@
+"""The desk's vocabulary: accounts, inbound messages, question states and event kinds.
+
+Nothing here imports a platform SDK or the store: adapters translate raw payloads into
+:class:`Inbound`, the desk turns them into state changes and :class:`Outgoing` rows.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Visibility(enum.StrEnum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class Role(enum.StrEnum):
+    AGENT = "agent"
+    LEAD = "lead"
+    MANAGER = "manager"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A person on one platform, identified by the platform's immutable user id.
+
+    The handle is display data only: it can change and is never used for identity.
+    """
+
+    platform: str
+    user_id: str
+    handle: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+
+class InboundKind(enum.StrEnum):
+    MESSAGE = "message"
+    #: a button press (Telegram callback query, Discord component interaction)
+    ACTION = "action"
+    EDIT = "edit"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One platform event, normalised by an adapter.
+
+    ``message_id`` is unique within the platform (adapters qualify per-chat ids, e.g. a
+    Telegram message id becomes ``"<chat_id>:<message_id>"``). ``conversation`` is the chat,
+    channel or tweet conversation the message was written in; ``thread`` a sub-thread of it.
+    ``reply_to`` is the platform message id this one answers, if any. For an ACTION, ``data``
+    holds the button's short key and ``reply_to`` the message that carried the button.
+    """
+
+    platform: str
+    message_id: str
+    author: Account
+    conversation: str
+    visibility: Visibility
+    text: str = ""
+    reply_to: str | None = None
+    thread: str | None = None
+    kind: InboundKind = InboundKind.MESSAGE
+    data: str | None = None
+    at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    #: short callback key (Telegram allows 1-64 bytes), never the question text
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """What the outbox asks an adapter to send (or to edit, when ``edit_of`` is set)."""
+
+    platform: str
+    conversation: str
+    text: str
+    visibility: Visibility
+    reply_to: str | None = None
+    thread: str | None = None
+    buttons: tuple[Button, ...] = ()
+    #: platform message id of a message to edit instead of sending a new one
+    edit_of: str | None = None
+    #: the outbox row's idempotency key; adapters that can, pass it to the platform
+    key: str = ""
+    #: send privately to this user id (the adapter opens or finds the private chat)
+    dm_user: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "conversation": self.conversation,
+            "text": self.text,
+            "visibility": self.visibility.value,
+            "reply_to": self.reply_to,
+            "thread": self.thread,
+            "buttons": [[b.label, b.data] for b in self.buttons],
+            "edit_of": self.edit_of,
+            "key": self.key,
+            "dm_user": self.dm_user,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Outgoing:
+        return cls(
+            platform=d["platform"],
+            conversation=d["conversation"],
+            text=d["text"],
+            visibility=Visibility(d["visibility"]),
+            reply_to=d.get("reply_to"),
+            thread=d.get("thread"),
+            buttons=tuple(Button(label, data) for label, data in d.get("buttons", [])),
+            edit_of=d.get("edit_of"),
+            key=d.get("key", ""),
+            dm_user=d.get("dm_user"),
+        )
+
+
+class State(enum.StrEnum):
+    NEW = "new"
+    OFFERED = "offered"
+    CLAIMED = "claimed"
+    ANSWERED = "answered"
+    AWAITING_CUSTOMER = "awaiting_customer"
+    MOVED_TO_DM = "moved_to_dm"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+
+
+#: States in which a question is still open (a follow-up joins rather than reopens).
+OPEN_STATES = frozenset(State) - {State.RESOLVED}
+#: States in which nobody holds the question and a claim can succeed.
+CLAIMABLE_STATES = frozenset({State.NEW, State.OFFERED, State.ESCALATED})
+#: States in which a claimer holds the question.
+HELD_STATES = frozenset(
+    {State.CLAIMED, State.ANSWERED, State.AWAITING_CUSTOMER, State.MOVED_TO_DM}
+)
+
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.NEW: frozenset({State.OFFERED, State.CLAIMED, State.ESCALATED, State.RESOLVED}),
+    State.OFFERED: frozenset({State.CLAIMED, State.ESCALATED, State.RESOLVED}),
+    # CLAIMED -> CLAIMED is a transfer; CLAIMED -> OFFERED a release
+    State.CLAIMED: frozenset(
+        {
+            State.CLAIMED,
+            State.OFFERED,
+            State.ANSWERED,
+            State.AWAITING_CUSTOMER,
+            State.MOVED_TO_DM,
+            State.ESCALATED,
+            State.RESOLVED,
+        }
+    ),
+    State.ANSWERED: frozenset(
+        {
+            State.CLAIMED,
+            State.ANSWERED,
+            State.OFFERED,
+            State.AWAITING_CUSTOMER,
+            State.MOVED_TO_DM,
+            State.ESCALATED,
+            State.RESOLVED,
+        }
+    ),
+    State.AWAITING_CUSTOMER: frozenset(
+        {
+            State.CLAIMED,
+            State.ANSWERED,
+            State.OFFERED,
+            State.MOVED_TO_DM,
+            State.ESCALATED,
+            State.RESOLVED,
+        }
+    ),
+    State.MOVED_TO_DM: frozenset(
+        {
+            State.CLAIMED,
+            State.ANSWERED,
+            State.OFFERED,
+            State.AWAITING_CUSTOMER,
+            State.ESCALATED,
+            State.RESOLVED,
+        }
+    ),
+    State.ESCALATED: frozenset({State.CLAIMED, State.OFFERED, State.RESOLVED}),
+    # a follow-up within the reopen window: back to the last holder, or offered afresh
+    State.RESOLVED: frozenset({State.CLAIMED, State.NEW, State.OFFERED}),
+}
+
+
+#: message kinds a customer reads: a failure to deliver one escalates the question
+CUSTOMER_FACING_KINDS = frozenset({"answer", "dm", "moved_public"})
+
+
+class TransitionError(ValueError):
+    """A state change that the desk's state machine does not allow."""
+
+
+def check_transition(src: State, dst: State) -> None:
+    if dst not in TRANSITIONS[src]:
+        raise TransitionError(f"question cannot go from {src.value} to {dst.value}")
+
+
+class EventKind(enum.StrEnum):
+    RECEIVED = "received"
+    FOLLOWUP = "followup"
+    OFFERED = "offered"
+    CLAIMED = "claimed"
+    CLAIM_REFUSED = "claim_refused"
+    RELEASED = "released"
+    TRANSFERRED = "transferred"
+    ANSWERED = "answered"
+    MOVED_TO_DM = "moved_to_dm"
+    NOTE = "note"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    ESCALATED = "escalated"
+    POLICY_VERDICT = "policy_verdict"
+    DELIVERED = "delivered"
+    DELIVERY_FAILED = "delivery_failed"
+    DELIVERY_UNCERTAIN = "delivery_uncertain"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    question_id: int | None
+    at: float
+    kind: EventKind
+    actor: str | None = None
+    platform: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)

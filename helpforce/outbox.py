@@ -1,0 +1,367 @@
+"""The outbox dispatcher: one named task per platform delivers committed outbox rows.
+
+A row is marked ``sending`` (durably) before its platform call and ``sent`` with the platform's
+message id after it, so a row is never sent twice:
+
+* on a platform whose sends carry an idempotency key the platform honours (the local platform,
+  Discord's nonce), a row found ``sending`` after a crash is simply sent again with the same key;
+  such rows are marked ``sending`` in batches;
+* elsewhere (Telegram, X) a row found ``sending`` after a crash may or may not have reached the
+  customer: it becomes ``uncertain``, a visible event, and the question is escalated for a lead
+  to check — never silently re-sent. Rows are marked one at a time there.
+
+Transient failures are retried with jittered exponential backoff, honouring a platform's
+retry-after; permanent failures become events and escalate customer-facing messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from functools import partial
+
+from helpforce.adapter import (
+    Adapter,
+    PermanentError,
+    SendResult,
+    TransientError,
+    UncertainError,
+)
+from helpforce.clock import Clock
+from helpforce.models import CUSTOMER_FACING_KINDS, EventKind, Outgoing
+from helpforce.ratelimit import PlatformLimiter
+from helpforce.store import Row, Store, Tx
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxPolicy:
+    max_attempts: int = 8
+    backoff_base: float = 0.5
+    backoff_max: float = 300.0
+    batch: int = 200
+
+
+@dataclass(slots=True)
+class _Item:
+    row: Row
+    out: Outgoing
+    kind: str | None
+
+
+#: desk hook: (tx, question id, message kind, reason, uncertain) -> escalation
+FailureHook = Callable[[Tx, int | None, str | None, str, bool], Awaitable[None]]
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        adapters: dict[str, Adapter],
+        limiters: dict[str, PlatformLimiter],
+        clock: Clock,
+        policy: OutboxPolicy | None = None,
+        on_failure: FailureHook | None = None,
+        on_sent: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.adapters = adapters
+        self.limiters = limiters
+        self.clock = clock
+        self.policy = policy or OutboxPolicy()
+        self.on_failure = on_failure
+        self.on_sent = on_sent
+        self._wake: dict[str, asyncio.Event] = {p: asyncio.Event() for p in adapters}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+        self.sent = 0
+        self.retries = 0
+        self.failures = 0
+
+    def wake(self, platform: str) -> None:
+        event = self._wake.get(platform)
+        if event is not None:
+            event.set()
+
+    async def start(self) -> None:
+        for platform in self.adapters:
+            await self._recover(platform)
+            self._tasks[platform] = asyncio.create_task(
+                self._run(platform), name=f"helpforce.outbox.{platform}"
+            )
+
+    async def stop(self, drain: float = 5.0) -> None:
+        """Let due rows go out for up to ``drain`` seconds, then stop. Idempotent."""
+        if not self._tasks:
+            return
+        if drain > 0:
+            deadline = asyncio.get_running_loop().time() + drain
+            while asyncio.get_running_loop().time() < deadline and await self.backlog(due=True):
+                await asyncio.sleep(0.02)
+        self._stopping = True
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+
+    async def backlog(self, due: bool = False) -> int:
+        sql = "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending')"
+        params: tuple[float, ...] = ()
+        if due:
+            sql += " AND due_at <= ?"
+            params = (self.clock.now(),)
+        row = await self.store.fetchone(sql, params)
+        return int(row[0]) if row else 0
+
+    def _idempotent(self, platform: str) -> bool:
+        return self.adapters[platform].capabilities.idempotent_send
+
+    async def _recover(self, platform: str) -> None:
+        """Rows left ``sending`` by a crash: resend where the platform dedupes, else flag."""
+        rows = await self.store.fetchall(
+            "SELECT o.id, o.question_id, m.kind FROM outbox o LEFT JOIN messages m "
+            "ON m.id = o.message_row WHERE o.platform = ? AND o.state = 'sending'",
+            (platform,),
+        )
+        if not rows:
+            return
+        idempotent = self._idempotent(platform)
+
+        async def step(tx: Tx) -> None:
+            now = self.clock.now()
+            for r in rows:
+                if idempotent:
+                    await tx.execute(
+                        "UPDATE outbox SET state = 'pending', due_at = ? WHERE id = ?", (now, r[0])
+                    )
+                    continue
+                reason = "the process stopped during the send: delivery unknown"
+                await tx.execute(
+                    "UPDATE outbox SET state = 'uncertain', last_error = ? WHERE id = ?",
+                    (reason, r[0]),
+                )
+                _event(tx, r[1], now, EventKind.DELIVERY_UNCERTAIN, platform, outbox=r[0],
+                       reason=reason)
+                if self.on_failure is not None:
+                    await self.on_failure(tx, r[1], r[2], reason, True)
+
+        await self.store.transaction(step)
+        log.info("%s: recovered %d outbox rows left sending", platform, len(rows))
+
+    async def _run(self, platform: str) -> None:
+        wake = self._wake[platform]
+        while not self._stopping:
+            try:
+                idle_for = await self._pass(platform)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: outbox pass failed; retrying", platform)
+                idle_for = 1.0
+            if idle_for == 0:
+                continue
+            wake.clear()
+            sleeper = asyncio.ensure_future(self.clock.sleep(idle_for if idle_for > 0 else 3600))
+            waiter = asyncio.ensure_future(wake.wait())
+            try:
+                await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                waiter.cancel()
+
+    async def _pass(self, platform: str) -> float:
+        """Send what is due. Returns 0 to go again at once, else seconds to idle (-1: until woken)."""
+        now = self.clock.now()
+        rows = await self.store.fetchall(
+            "SELECT o.id, o.key, o.payload, o.attempts, o.message_row, o.question_id, m.kind "
+            "FROM outbox o LEFT JOIN messages m ON m.id = o.message_row "
+            "WHERE o.platform = ? AND o.state = 'pending' AND o.due_at <= ? ORDER BY o.id LIMIT ?",
+            (platform, now, self.policy.batch),
+        )
+        if not rows:
+            nxt = await self.store.fetchone(
+                "SELECT MIN(due_at) FROM outbox WHERE platform = ? AND state = 'pending'",
+                (platform,),
+            )
+            if nxt is None or nxt[0] is None:
+                return -1
+            return max(0.001, float(nxt[0]) - now)
+        limiter = self.limiters[platform]
+        ready: list[_Item] = []
+        chats_waiting: set[str] = set()
+        soonest = 60.0
+        for r in rows:
+            out = Outgoing.from_json(json.loads(r["payload"]))
+            chat = out.dm_user or out.conversation
+            if chat in chats_waiting:
+                continue
+            wait = limiter.ready_in(chat)
+            if wait > 0 and len(ready) >= 1:
+                # rows for other chats may go meanwhile; this one waits its turn
+                chats_waiting.add(chat)
+                soonest = min(soonest, wait)
+                continue
+            ready.append(_Item(r, out, r["kind"]))
+            chats_waiting.add(chat) if limiter.per_chat else None
+        idempotent = self._idempotent(platform)
+        if idempotent:
+            await self.store.transaction(lambda tx: _mark_sending(tx, [i.row[0] for i in ready]))
+        results: list[tuple[_Item, SendResult | Exception]] = []
+        resolved: dict[int, str] = {}
+        for item in ready:
+            chat = item.out.dm_user or item.out.conversation
+            wait = limiter.ready_in(chat)
+            if wait > 0:
+                await self.clock.sleep(wait)
+            if item.out.edit_of and item.out.edit_of.startswith("row:"):
+                target = await self._edit_target(int(item.out.edit_of[4:]), resolved)
+                if target is None:
+                    results.append((item, _Deferred("edit target not sent yet")))
+                    continue
+                if target == "":
+                    results.append((item, _Dropped("edit target was never sent")))
+                    continue
+                item.out = replace(item.out, edit_of=target)
+            if not idempotent:
+                await self.store.transaction(partial(_mark_sending, ids=[item.row[0]]))
+            limiter.take(chat)
+            try:
+                result: SendResult | Exception = await self.adapters[platform].send(item.out)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # classified below; a bug in an adapter is transient
+                result = exc
+            if isinstance(result, SendResult) and item.row["message_row"] is not None:
+                resolved[int(item.row["message_row"])] = result.platform_message_id
+            if isinstance(result, TransientError) and result.retry_after:
+                limiter.pause(result.retry_after)
+            if not idempotent:
+                await self.store.transaction(partial(self._record, item=item, result=result))
+            else:
+                results.append((item, result))
+        if idempotent and results:
+            async def record_all(tx: Tx) -> None:
+                for item, result in results:
+                    await self._record(tx, item, result)
+
+            await self.store.transaction(record_all)
+        elif results:
+            for item, result in results:
+                await self.store.transaction(partial(self._record, item=item, result=result))
+        if len(ready) < len(rows) and len(ready) == 0:
+            return soonest
+        return 0
+
+    async def _edit_target(self, message_row: int, resolved: dict[int, str]) -> str | None:
+        """The platform id of the message to edit; None to wait for it, "" if it never went."""
+        if message_row in resolved:
+            return resolved[message_row]
+        r = await self.store.fetchone(
+            "SELECT m.platform_message_id, o.state FROM messages m "
+            "LEFT JOIN outbox o ON o.message_row = m.id WHERE m.id = ?",
+            (message_row,),
+        )
+        if r is None:
+            return ""
+        if r[0]:
+            return str(r[0])
+        return None if r[1] in ("pending", "sending") else ""
+
+    async def _record(self, tx: Tx, item: _Item, result: SendResult | Exception) -> None:
+        now = self.clock.now()
+        row = item.row
+        oid, qid, platform = row["id"], row["question_id"], item.out.platform
+        if isinstance(result, SendResult):
+            await tx.execute(
+                "UPDATE outbox SET state = 'sent', sent_at = ?, platform_message_id = ?, "
+                "attempts = attempts + 1 WHERE id = ?",
+                (now, result.platform_message_id, oid),
+            )
+            if row["message_row"] is not None:
+                await tx.execute(
+                    "UPDATE messages SET platform_message_id = ? WHERE id = ?",
+                    (result.platform_message_id, row["message_row"]),
+                )
+            if item.kind in CUSTOMER_FACING_KINDS:
+                _event(tx, qid, now, EventKind.DELIVERED, platform, outbox=oid,
+                       platform_message_id=result.platform_message_id)
+            self.sent += 1
+            if self.on_sent is not None:
+                on_sent = self.on_sent
+                tx.after_commit(lambda: on_sent(platform, oid))
+            return
+        if isinstance(result, _Deferred):
+            await tx.execute(
+                "UPDATE outbox SET state = 'pending', due_at = ? WHERE id = ?", (now + 0.5, oid)
+            )
+            return
+        if isinstance(result, _Dropped):
+            await tx.execute(
+                "UPDATE outbox SET state = 'dropped', last_error = ? WHERE id = ?",
+                (result.reason, oid),
+            )
+            return
+        attempts = int(row["attempts"]) + 1
+        uncertain = isinstance(result, UncertainError)
+        transient = isinstance(result, TransientError) or (
+            uncertain and self._idempotent(platform)
+        ) or not isinstance(result, (PermanentError, UncertainError))
+        reason = getattr(result, "reason", None) or f"{type(result).__name__}: {result}"
+        if transient and attempts < self.policy.max_attempts:
+            retry_after = getattr(result, "retry_after", None)
+            backoff = min(self.policy.backoff_max, self.policy.backoff_base * 2 ** (attempts - 1))
+            delay = retry_after if retry_after else backoff * random.uniform(0.5, 1.0)
+            await tx.execute(
+                "UPDATE outbox SET state = 'pending', attempts = ?, due_at = ?, last_error = ? "
+                "WHERE id = ?",
+                (attempts, now + delay, reason, oid),
+            )
+            self.retries += 1
+            log.warning("%s: outbox row %d failed (%s); retry %d in %.1fs",
+                        platform, oid, reason, attempts, delay)
+            return
+        state = "uncertain" if uncertain and not transient else "failed"
+        if transient:
+            reason = f"gave up after {attempts} attempts: {reason}"
+        await tx.execute(
+            "UPDATE outbox SET state = ?, attempts = ?, last_error = ? WHERE id = ?",
+            (state, attempts, reason, oid),
+        )
+        kind = EventKind.DELIVERY_UNCERTAIN if state == "uncertain" else EventKind.DELIVERY_FAILED
+        _event(tx, qid, now, kind, platform, outbox=oid, reason=reason)
+        self.failures += 1
+        log.warning("%s: outbox row %d %s: %s", platform, oid, state, reason)
+        if self.on_failure is not None:
+            await self.on_failure(tx, qid, item.kind, reason, state == "uncertain")
+
+
+class _Deferred(Exception):
+    pass
+
+
+class _Dropped(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def _mark_sending(tx: Tx, ids: list[int]) -> None:
+    if ids:
+        await tx.execute(
+            f"UPDATE outbox SET state = 'sending' WHERE id IN ({','.join('?' * len(ids))})", ids
+        )
+
+
+def _event(
+    tx: Tx, qid: int | None, at: float, kind: EventKind, platform: str, **data: object
+) -> None:
+    tx.insert("events", {
+        "question_id": qid, "at": at, "kind": kind.value, "actor": None, "platform": platform,
+        "data": json.dumps(data, sort_keys=True),
+    })

@@ -1,0 +1,117 @@
+"""Numbered schema migrations. Each runs in one transaction together with the bump of
+``PRAGMA user_version``; a database whose version is newer than the last migration here is
+refused (it was written by newer code)."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[list[str]] = [
+    # 1: the desk
+    [
+        """
+        CREATE TABLE questions (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            customer_handle TEXT NOT NULL DEFAULT '',
+            conversation TEXT NOT NULL,
+            thread TEXT,
+            visibility TEXT NOT NULL,
+            root_message TEXT NOT NULL,
+            state TEXT NOT NULL,
+            claimed_by TEXT,
+            claimed_at REAL,
+            first_answer_at REAL,
+            last_answer_by TEXT,
+            dm_conversation TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            resolved_at REAL
+        )
+        """,
+        "CREATE INDEX questions_customer ON questions(platform, customer_id)",
+        "CREATE INDEX questions_state ON questions(state)",
+        "CREATE INDEX questions_claimer ON questions(claimed_by) WHERE claimed_by IS NOT NULL",
+        # every message of a conversation, in and out; outgoing ones get their platform id
+        # once the outbox has sent them
+        """
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            question_id INTEGER REFERENCES questions(id) DEFERRABLE INITIALLY DEFERRED,
+            platform TEXT NOT NULL,
+            platform_message_id TEXT,
+            conversation TEXT NOT NULL,
+            thread TEXT,
+            direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            visibility TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            author_id TEXT,
+            staff_id TEXT,
+            text TEXT NOT NULL,
+            reply_to TEXT,
+            at REAL NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX messages_platform_id ON messages(platform, platform_message_id)",
+        "CREATE INDEX messages_question ON messages(question_id)",
+        # the idempotency ledger: every platform event is handled once
+        """
+        CREATE TABLE inbound (
+            platform TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            PRIMARY KEY (platform, message_id)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            question_id INTEGER,
+            at REAL NOT NULL,
+            kind TEXT NOT NULL,
+            actor TEXT,
+            platform TEXT,
+            data TEXT NOT NULL DEFAULT '{}'
+        )
+        """,
+        "CREATE INDEX events_question ON events(question_id, id)",
+        # the event log is append-only
+        """
+        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END
+        """,
+        """
+        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END
+        """,
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            platform TEXT NOT NULL,
+            message_row INTEGER REFERENCES messages(id) DEFERRABLE INITIALLY DEFERRED,
+            question_id INTEGER,
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'uncertain', 'dropped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            due_at REAL NOT NULL,
+            created_at REAL NOT NULL,
+            sent_at REAL,
+            platform_message_id TEXT,
+            last_error TEXT
+        )
+        """,
+        "CREATE INDEX outbox_due ON outbox(platform, state, due_at)",
+        """
+        CREATE TABLE cursors (
+            platform TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (platform, name)
+        ) WITHOUT ROWID
+        """,
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,308 @@
+"""SQLite store: WAL, numbered migrations, one writer task with group commit.
+
+Every desk step is an async function of a :class:`Tx`. Steps are queued to the single writer
+task, which runs as many as are waiting inside one ``BEGIN IMMEDIATE … COMMIT`` (group commit),
+each step inside its own SAVEPOINT so a failing step is rolled back alone. A step's result is
+returned to its caller only after the COMMIT, so nothing is acknowledged (a platform cursor, a
+reply to staff) before it is durable.
+
+Inserts are buffered per step and flushed with ``executemany`` in the order their tables first
+appeared in the step (so foreign keys hold); any read or execute flushes first, so a step always
+reads its own writes. Ids of questions, messages and outbox rows are assigned here, in Python:
+there is exactly one writer per database (the daemon holds a lock file), so a counter loaded at
+open is authoritative and inserts need no round trip for ``lastrowid``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import aiosqlite
+
+from helpforce.store.migrations import MIGRATIONS, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Row = sqlite3.Row
+
+#: tables whose ids the store assigns
+_ID_TABLES = ("questions", "messages", "outbox")
+
+
+class StoreError(Exception):
+    pass
+
+
+class DatabaseTooNew(StoreError):
+    pass
+
+
+class StoreClosed(StoreError):
+    pass
+
+
+async def _configure(conn: aiosqlite.Connection) -> None:
+    conn.row_factory = sqlite3.Row
+    await conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: a commit that precedes acknowledging a platform cursor must survive power loss
+    await conn.execute("PRAGMA synchronous=FULL")
+    await conn.execute("PRAGMA foreign_keys=ON")
+    await conn.execute("PRAGMA busy_timeout=5000")
+
+
+async def migrate(conn: aiosqlite.Connection, path: str) -> int:
+    """Bring the schema up to date, each migration in its own transaction."""
+    async with conn.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    version = int(row[0]) if row else 0
+    if version > SCHEMA_VERSION:
+        raise DatabaseTooNew(
+            f"{path}: database schema version {version} is newer than this helpforce "
+            f"understands ({SCHEMA_VERSION}); upgrade helpforce or use another database"
+        )
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number - 1]:
+                await conn.execute(statement)
+            await conn.execute(f"PRAGMA user_version={number}")
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        log.info("migrated %s to schema version %d", path, number)
+    return SCHEMA_VERSION
+
+
+class Tx:
+    """One desk step's view of the writer's open transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection, ids: dict[str, int]) -> None:
+        self._conn = conn
+        self._ids = ids
+        self._pending: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        self._callbacks: list[Callable[[], None]] = []
+
+    def new_id(self, table: str) -> int:
+        self._ids[table] += 1
+        return self._ids[table]
+
+    def insert(self, table: str, row: dict[str, Any]) -> None:
+        """Buffer an insert; flushed before the next read and at the end of the step."""
+        cols = tuple(row)
+        self._pending.setdefault((table, cols), []).append(tuple(row.values()))
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for (table, cols), rows in pending.items():
+            sql = (
+                f"INSERT INTO {table} ({', '.join(cols)}) "
+                f"VALUES ({', '.join('?' * len(cols))})"
+            )
+            if len(rows) == 1:
+                await self._conn.execute(sql, rows[0])
+            else:
+                await self._conn.executemany(sql, rows)
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a write statement; returns the number of rows it changed."""
+        await self.flush()
+        async with self._conn.execute(sql, params) as cur:
+            return cur.rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self.flush()
+        await self._conn.executemany(sql, rows)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        await self.flush()
+        async with self._conn.execute(sql, params) as cur:
+            row: Row | None = await cur.fetchone()
+            return row
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        await self.flush()
+        async with self._conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the step's transaction is durable (never if it rolls back)."""
+        self._callbacks.append(callback)
+
+
+@dataclass
+class _Job(Generic[T]):
+    fn: Callable[[Tx], Awaitable[T]]
+    future: asyncio.Future[T]
+    callbacks: list[Callable[[], None]] = field(default_factory=list)
+
+
+class Store:
+    """The SQLite store. ``async with Store(path) as store`` opens, migrates and starts the writer."""
+
+    def __init__(self, path: str | Path, *, max_batch: int = 256) -> None:
+        self.path = str(path)
+        self.max_batch = max_batch
+        self._writer_conn: aiosqlite.Connection | None = None
+        self._reader_conn: aiosqlite.Connection | None = None
+        self._queue: asyncio.Queue[_Job[Any] | None] = asyncio.Queue()
+        self._writer_task: asyncio.Task[None] | None = None
+        self._ids: dict[str, int] = {}
+        self._closed = False
+        #: figures for benchmarks and status: commits and steps committed
+        self.commits = 0
+        self.steps = 0
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            await _configure(conn)
+            await migrate(conn, self.path)
+            for table in _ID_TABLES:
+                async with conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}") as cur:
+                    row = await cur.fetchone()
+                self._ids[table] = int(row[0]) if row else 0
+        except BaseException:
+            await conn.close()
+            raise
+        self._writer_conn = conn
+        self._reader_conn = await aiosqlite.connect(self.path, isolation_level=None)
+        await _configure(self._reader_conn)
+        self._writer_task = asyncio.create_task(self._writer(), name="helpforce.store.writer")
+
+    async def close(self) -> None:
+        """Finish queued steps, stop the writer, close connections. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer_task is not None:
+            await self._queue.put(None)
+            await self._writer_task
+        for conn in (self._writer_conn, self._reader_conn):
+            if conn is not None:
+                await conn.close()
+
+    async def transaction(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run ``fn`` as one step of the next group commit; return its result once durable."""
+        if self._closed or self._writer_task is None:
+            raise StoreClosed(f"{self.path}: store is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Job(fn, future))
+        return await future
+
+    async def _writer(self) -> None:
+        assert self._writer_conn is not None
+        conn = self._writer_conn
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch: list[_Job[Any]] = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    job = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                batch.append(job)
+            await self._run_batch(conn, [j for j in batch if not j.future.cancelled()])
+
+    async def _run_batch(self, conn: aiosqlite.Connection, batch: list[_Job[Any]]) -> None:
+        if not batch:
+            return
+        ids_before = dict(self._ids)
+        outcomes: list[tuple[bool, Any]] = []
+        single = len(batch) == 1
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                tx = Tx(conn, self._ids)
+                if not single:
+                    await conn.execute("SAVEPOINT step")
+                try:
+                    result = await job.fn(tx)
+                    await tx.flush()
+                except Exception as exc:  # one failing step must not sink its neighbours
+                    if single:
+                        raise
+                    await conn.execute("ROLLBACK TO step")
+                    await conn.execute("RELEASE step")
+                    outcomes.append((False, exc))
+                    continue
+                if not single:
+                    await conn.execute("RELEASE step")
+                job.callbacks = tx._callbacks
+                outcomes.append((True, result))
+            await conn.execute("COMMIT")
+        except Exception as exc:
+            try:
+                await conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            self._ids.clear()
+            self._ids.update(ids_before)
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            return
+        self.commits += 1
+        self.steps += len(batch)
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            if ok:
+                for callback in job.callbacks:
+                    try:
+                        callback()
+                    except Exception:
+                        log.exception("after-commit callback failed")
+            if job.future.done():
+                continue
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+
+    # -- reads (a second connection: WAL readers never block the writer) --------------------
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        if self._reader_conn is None:
+            raise StoreClosed(f"{self.path}: store is not open")
+        async with self._reader_conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def cursor(self, platform: str, name: str = "default") -> str | None:
+        row = await self.fetchone(
+            "SELECT value FROM cursors WHERE platform = ? AND name = ?", (platform, name)
+        )
+        return str(row["value"]) if row else None
+
+
+async def save_cursor(tx: Tx, platform: str, value: str, at: float, name: str = "default") -> None:
+    await tx.execute(
+        "INSERT INTO cursors (platform, name, value, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (platform, name) DO UPDATE SET value = excluded.value, "
+        "updated_at = excluded.updated_at",
+        (platform, name, value, at),
+    )
