@@ -147,9 +147,11 @@ class _Job(Generic[T]):
 class Store:
     """The SQLite store. ``async with Store(path) as store`` opens, migrates and starts the writer."""
 
-    def __init__(self, path: str | Path, *, max_batch: int = 256) -> None:
+    def __init__(self, path: str | Path, *, max_batch: int = 256, readonly: bool = False) -> None:
         self.path = str(path)
         self.max_batch = max_batch
+        #: read-only: for the CLI's read commands; no writer, no migrations
+        self.readonly = readonly
         self._writer_conn: aiosqlite.Connection | None = None
         self._reader_conn: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[_Job[Any] | None] = asyncio.Queue()
@@ -168,6 +170,9 @@ class Store:
         await self.close()
 
     async def open(self) -> None:
+        if self.readonly:
+            await self._open_readonly()
+            return
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -185,6 +190,29 @@ class Store:
         self._reader_conn = await aiosqlite.connect(self.path, isolation_level=None)
         await _configure(self._reader_conn)
         self._writer_task = asyncio.create_task(self._writer(), name="helpforce.store.writer")
+
+    async def _open_readonly(self) -> None:
+        if not Path(self.path).is_file():
+            raise StoreError(f"{self.path}: no database here (run `helpforce run` or pass --db)")
+        conn = await aiosqlite.connect(
+            f"file:{Path(self.path).resolve()}?mode=ro", uri=True, isolation_level=None
+        )
+        conn.row_factory = sqlite3.Row
+        async with conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        if version != SCHEMA_VERSION:
+            await conn.close()
+            if version > SCHEMA_VERSION:
+                raise DatabaseTooNew(
+                    f"{self.path}: database schema version {version} is newer than this "
+                    f"helpforce understands ({SCHEMA_VERSION})"
+                )
+            raise StoreError(
+                f"{self.path}: database schema version {version} is older than "
+                f"{SCHEMA_VERSION}; start `helpforce run` once to migrate it"
+            )
+        self._reader_conn = conn
 
     async def close(self) -> None:
         """Finish queued steps, stop the writer, close connections. Idempotent."""
