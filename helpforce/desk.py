@@ -608,7 +608,9 @@ class Desk:
         }[cmd.name]
         await handler(st, e, staff, q, cmd.text)
 
-    async def _try_claim(self, st: _Step, staff: StaffMember, q: Q) -> bool:
+    async def _try_claim(
+        self, st: _Step, staff: StaffMember, q: Q, via: str | None = None
+    ) -> bool:
         """The claim: one conditional UPDATE. Of many racing staff exactly one wins."""
         claimable = ",".join(f"'{s.value}'" for s in CLAIMABLE_STATES)
         won = await st.tx.execute(
@@ -625,7 +627,7 @@ class Desk:
         q.state, q.claimed_by = State.CLAIMED, staff.id
         if st.loads is not None:
             st.loads[staff.id] = st.loads.get(staff.id, 0) + 1
-        self._event(st, q.id, EventKind.CLAIMED, actor=staff.id)
+        self._event(st, q.id, EventKind.CLAIMED, actor=staff.id, platform=via)
         await self._mark_offers_taken(st, q, staff)
         return True
 
@@ -655,7 +657,7 @@ class Desk:
                 f"answer or release one first.",
             )
             return
-        if await self._try_claim(st, staff, q):
+        if await self._try_claim(st, staff, q, e.platform):
             root = await st.tx.fetchone(
                 "SELECT text FROM messages WHERE platform = ? AND platform_message_id = ?",
                 (q.platform, q.root_message),
@@ -669,7 +671,7 @@ class Desk:
         if q.claimed_by == staff.id and q.state in HELD_STATES:
             return True
         if q.claimed_by is None and q.state in CLAIMABLE_STATES:
-            if await self._try_claim(st, staff, q):
+            if await self._try_claim(st, staff, q, e.platform):
                 return True
         await self._refuse_claim(st, e, staff, q)
         return False
@@ -782,7 +784,7 @@ class Desk:
                 duplicate=True, held_by=holder, message_id=e.message_id,
             )
             return
-        if q.claimed_by is None and not await self._try_claim(st, staff, q):
+        if q.claimed_by is None and not await self._try_claim(st, staff, q, e.platform):
             return
         mid = st.tx.new_id("messages")
         st.tx.insert("messages", {
