@@ -261,7 +261,7 @@ def roster(config_dir: str | None, db: str | None, as_json: bool) -> None:
     claims: dict[str, int] = {}
     if db or os.path.isfile(path):
         claims = _run(_with_store(path, open_claims))
-    staff = [
+    staff: list[dict[str, Any]] = [
         {"id": s.id, "name": s.name, "initials": s.initials, "role": s.role.value,
          "skills": list(s.skills), "languages": list(s.languages),
          "accounts": dict(s.accounts), "notify": list(s.notify),

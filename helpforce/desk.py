@@ -23,14 +23,13 @@ from helpforce.models import (
     CLAIMABLE_STATES,
     CUSTOMER_FACING_KINDS,
     HELD_STATES,
-    OPEN_STATES,
+    TRANSITIONS,
     Button,
     Event,
     EventKind,
     Inbound,
     InboundKind,
     Outgoing,
-    TRANSITIONS,
     State,
     Visibility,
     check_transition,
@@ -148,7 +147,9 @@ class Desk:
             if len(batch) == 1:
                 await self._record_failure(platform, batch[0], cursor)
                 return
-            log.exception("%s: batch of %d events failed; retrying one by one", platform, len(batch))
+            log.exception(
+                "%s: batch of %d events failed; retrying one by one", platform, len(batch)
+            )
         for i, event in enumerate(batch):
             last = i == len(batch) - 1
             try:
@@ -912,7 +913,10 @@ class Desk:
         self._event(st, q.id, EventKind.ESCALATED, reason=f"a reply {what} the customer: {reason}")
         if q.state is not State.ESCALATED and State.ESCALATED in TRANSITIONS[q.state]:
             await self._set(st, q, State.ESCALATED, claimed_by=None)
-        note = f"#{q.id} needs a lead: a reply {what} @{q.customer_handle} on {q.platform} ({reason})."
+        note = (
+            f"#{q.id} needs a lead: a reply {what} @{q.customer_handle} on {q.platform} "
+            f"({reason})."
+        )
         people = list(self.config.roster.leads())
         answerer = self.config.roster.get(q.last_answer_by) if q.last_answer_by else None
         if answerer is not None and answerer not in people:

@@ -176,7 +176,10 @@ class Outbox:
                 waiter.cancel()
 
     async def _pass(self, platform: str) -> float:
-        """Send what is due. Returns 0 to go again at once, else seconds to idle (-1: until woken)."""
+        """Send what is due.
+
+        Returns 0 to go again at once, else seconds to idle (-1: until woken).
+        """
         now = self.clock.now()
         rows = await self.store.fetchall(
             "SELECT o.id, o.key, o.payload, o.attempts, o.message_row, o.question_id, m.kind "

@@ -43,7 +43,10 @@ def policy_stopped(qid: int, rule: str | None, why: str, suggestion: str | None)
 
 
 def moved_public(handle: str, signature: str) -> str:
-    return f"@{handle} we've sent you a private message so we can help with your details.{signature}"
+    return (
+        f"@{handle} we've sent you a private message so we can help with your details."
+        f"{signature}"
+    )
 
 
 def not_staff() -> str:

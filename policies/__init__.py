@@ -1,4 +1,7 @@
-"""Guideline rules and the packs managers pick in policies.yaml (installed as helpforce.policies)."""
+"""Guideline rules and the packs managers pick in policies.yaml.
+
+Installed as helpforce.policies.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,12 @@ if __name__ != "helpforce.policies":  # pragma: no cover - a guard, not a featur
 from collections.abc import Mapping
 from typing import Any
 
-from helpforce.policy import Rule, RuleEngine
 from helpforce.policies.privacy import NoPrivateDataAskInPublic
+from helpforce.policy import Rule, RuleEngine
 
 #: pack name -> rule constructors taking the pack's parameters
 PACKS: dict[str, Any] = {
-    "privacy": lambda params: [NoPrivateDataAskInPublic(**params)],
+    "privacy": lambda params: [NoPrivateDataAskInPublic(**params)],  # params: suggestion
 }
 
 
@@ -23,5 +26,8 @@ def build_engine(packs: Mapping[str, Mapping[str, Any]]) -> RuleEngine:
     for name, params in packs.items():
         if name not in PACKS:
             raise ValueError(f"unknown policy pack {name!r} (known: {', '.join(sorted(PACKS))})")
-        rules.extend(PACKS[name](dict(params or {})))
+        try:
+            rules.extend(PACKS[name](dict(params or {})))
+        except TypeError as exc:
+            raise ValueError(f"policy pack {name!r}: bad parameters ({exc})") from None
     return RuleEngine(rules)

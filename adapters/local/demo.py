@@ -258,7 +258,9 @@ async def _customer(n: int, local: LocalPlatform, rng: random.Random, opts: Demo
             p.cancel()
 
 
-async def run_demo(config: Config, opts: DemoOptions, out: TextIO | None = sys.stdout) -> dict[str, Any]:
+async def run_demo(
+    config: Config, opts: DemoOptions, out: TextIO | None = sys.stdout
+) -> dict[str, Any]:
     rng = random.Random(opts.seed)
     db = opts.db
     if db is None:

@@ -183,7 +183,8 @@ class LocalPlatform:
                 offset += len(line)
                 try:
                     record = json.loads(line)
-                    out.append(record if isinstance(record, dict) else line.decode("utf-8", "replace"))
+                    raw = line.decode("utf-8", "replace")
+                    out.append(record if isinstance(record, dict) else raw)
                 except ValueError:
                     out.append(line.decode("utf-8", "replace"))
         return out, str(offset)

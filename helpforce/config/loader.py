@@ -113,6 +113,19 @@ def _secret_problems(settings: HelpforceSettings, env: Mapping[str, str]) -> lis
     return problems
 
 
+def _policy_problems(policies: PolicySettings) -> list[Problem]:
+    """Each pack must exist and accept its parameters: build it once, pack by pack."""
+    from helpforce.policy import load_engine
+
+    problems: list[Problem] = []
+    for name, params in policies.packs.items():
+        try:
+            load_engine({name: params})
+        except (ValueError, TypeError) as exc:
+            problems.append(Problem(("packs", name), str(exc), at_key=True))
+    return problems
+
+
 def _to_error(problem: Problem, positions: Positions, file: str) -> ConfigError:
     if problem.exact:
         shown = problem.loc
@@ -171,6 +184,9 @@ def load_config(
             shown = str(config_dir / name)
             secrets = _secret_problems(model, os.environ if env is None else env)
             per_file.extend(_to_error(p, positions, shown) for p in secrets)
+        if isinstance(model, PolicySettings):
+            shown = str(config_dir / name)
+            per_file.extend(_to_error(p, positions, shown) for p in _policy_problems(model))
         errors.extend(sorted(per_file, key=lambda e: (e.line, e.col)))
         models[name] = model
         digest.update(f"{name}\0{len(raw)}\0".encode())

@@ -145,7 +145,10 @@ class _Job(Generic[T]):
 
 
 class Store:
-    """The SQLite store. ``async with Store(path) as store`` opens, migrates and starts the writer."""
+    """The SQLite store.
+
+    ``async with Store(path) as store`` opens, migrates and starts the writer.
+    """
 
     def __init__(self, path: str | Path, *, max_batch: int = 256, readonly: bool = False) -> None:
         self.path = str(path)
