@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[bool, bool]] = {
     "claim": (True, False),
     "release": (True, False),
     "answer": (True, True),
+    "ask": (True, True),
     "dm": (True, True),
     "note": (True, True),
     "resolve": (True, False),
@@ -23,7 +24,8 @@ COMMANDS: dict[str, tuple[bool, bool]] = {
 }
 
 HELP = (
-    "Commands: /claim N · /answer N text · /dm N text (move to private) · /note N text "
+    "Commands: /claim N · /answer N text · /ask N text (answer and wait for the customer) "
+    "· /dm N text (move to private) · /note N text "
     "(internal) · /release N · /resolve N · /transfer N staff-id · /details N · /queue. "
     "Or reply to a question's notification: plain text answers it, a /command without "
     "a number applies to it."

@@ -276,6 +276,11 @@ class Desk:
             )
         elif staff is not None:
             await self._staff_message(st, e, staff)
+        elif self._is_staff_channel(e):
+            # the staff channel is not a place customers ask; someone not on the roster wrote
+            self._event(st, None, EventKind.IGNORED, actor=e.author.key, platform=e.platform,
+                        reason="message in the staff channel from someone not on the roster",
+                        message_id=e.message_id)
         else:
             await self._customer_message(st, e)
 
@@ -554,9 +559,12 @@ class Desk:
             if q is not None and ref[2] == q.customer_id and e.visibility is Visibility.PUBLIC:
                 await self._direct_answer(st, e, staff, q)
                 return
-        if e.visibility is Visibility.PRIVATE or self._is_staff_channel(e):
+        if e.visibility is Visibility.PRIVATE:
             self._reply(st, e, HELP)
             return
+        if self._is_staff_channel(e):
+            return  # staff talking among themselves
+
         # staff writing in a customer channel, not replying to anyone: they are a customer here
         await self._customer_message(st, e)
 
@@ -601,6 +609,7 @@ class Desk:
             "claim": self._claim,
             "release": self._release,
             "answer": self._answer,
+            "ask": self._ask,
             "dm": self._move_to_dm,
             "note": self._note,
             "resolve": self._resolve,
@@ -677,9 +686,17 @@ class Desk:
         await self._refuse_claim(st, e, staff, q)
         return False
 
-    async def _answer(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, text: str) -> None:
+    async def _ask(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, text: str) -> None:
+        """Answer with a question back: the question then waits for the customer."""
+        await self._answer(st, e, staff, q, text, then=State.AWAITING_CUSTOMER)
+
+    async def _answer(
+        self, st: _Step, e: Inbound, staff: StaffMember, q: Q, text: str,
+        then: State = State.ANSWERED,
+    ) -> None:
         if not text.strip():
-            self._reply(st, e, f"/answer {q.id} needs the text of the answer.")
+            command = "ask" if then is State.AWAITING_CUSTOMER else "answer"
+            self._reply(st, e, f"/{command} {q.id} needs the text to send.")
             return
         if q.state is State.RESOLVED:
             self._private_notice(st, e, staff, q.id, f"#{q.id} is resolved; nothing was sent.")
@@ -698,6 +715,8 @@ class Desk:
             )
             return
         await self._send_answer(st, q, staff, e.platform, out, kind="answer")
+        if then is not State.ANSWERED:
+            await self._set(st, q, then)
 
     def _to_customer(self, st: _Step, q: Q, text: str, private: bool) -> Outgoing:
         if private:
