@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -121,6 +121,8 @@ class Desk:
         self.observers: list[Observer] = []
         self.on_outbox: Callable[[str], None] = lambda platform: None
         self._rotation = 0
+        self._eligible: tuple[tuple[StaffMember, str, str], ...] = ()
+        self._eligible_for: Config | None = None
 
     # -- the inbound sink ------------------------------------------------------------------
 
@@ -489,33 +491,34 @@ class Desk:
                 channels.append(f"{platform}:{ps.staff_channel}")
         limit = cfg.settings.desk.notify_limit
         chosen: list[str] = []
-        if limit:
+        eligible = self._notifiable()
+        if limit and eligible:
             loads = await self._loads(st)
-            staff = [
-                s for s in cfg.roster.staff
-                if self._notify_target(s) is not None and loads.get(s.id, 0) < s.max_open_claims
-            ]
-            if staff:
-                start = self._rotation % len(staff)
-                self._rotation += limit
-                rotated = staff[start:] + staff[:start]
-                rotated.sort(key=lambda s: loads.get(s.id, 0))  # stable: least loaded first
-                for s in rotated[:limit]:
-                    target = self._notify_target(s)
-                    assert target is not None
-                    platform, user_id = target
-                    caps = self.capabilities[platform]
-                    body = texts.offer(
-                        q.id, q.platform, q.customer_handle, q.visibility, text, caps.buttons
-                    )
-                    dm_buttons = (Button("Claim", f"claim:{q.id}"),) if caps.buttons else ()
-                    self._enqueue(
-                        st, q.id,
-                        Outgoing(platform, f"dm:{user_id}", body, Visibility.PRIVATE,
-                                 buttons=dm_buttons, dm_user=user_id),
-                        kind="offer", role="bot", audience="staff", staff_id=s.id,
-                    )
-                    chosen.append(s.id)
+            # rotate through the roster, skipping people at their claim limit: O(limit) per
+            # question, whatever the roster's size (skill and shift routing come later)
+            n = len(eligible)
+            start = self._rotation % n
+            for i in range(n):
+                s, platform, user_id = eligible[(start + i) % n]
+                if loads.get(s.id, 0) >= s.max_open_claims:
+                    continue
+                caps = self.capabilities[platform]
+                body = texts.offer(
+                    q.id, q.platform, q.customer_handle, q.visibility, text, caps.buttons
+                )
+                dm_buttons = (Button("Claim", f"claim:{q.id}"),) if caps.buttons else ()
+                self._enqueue(
+                    st, q.id,
+                    Outgoing(platform, f"dm:{user_id}", body, Visibility.PRIVATE,
+                             buttons=dm_buttons, dm_user=user_id),
+                    kind="offer", role="bot", audience="staff", staff_id=s.id,
+                )
+                chosen.append(s.id)
+                if len(chosen) == limit:
+                    self._rotation = start + i + 1
+                    break
+            else:
+                self._rotation = start + 1
         if channels or chosen:
             self._event(st, q.id, EventKind.OFFERED, channels=channels, staff=chosen)
             if q.state is not State.OFFERED:
@@ -525,6 +528,18 @@ class Desk:
             self._event(st, q.id, EventKind.ESCALATED, reason="nobody available to offer it to")
             check_transition(q.state, State.ESCALATED)
             q.state = State.ESCALATED
+
+    def _notifiable(self) -> tuple[tuple[StaffMember, str, str], ...]:
+        """Staff who can be notified directly, with where: cached per config object."""
+        if self._eligible_for is not self.config:
+            found = []
+            for s in self.config.roster.staff:
+                target = self._notify_target(s)
+                if target is not None:
+                    found.append((s, *target))
+            self._eligible = tuple(found)
+            self._eligible_for = self.config
+        return self._eligible
 
     def _notify_target(self, s: StaffMember) -> tuple[str, str] | None:
         for platform in s.notify:
@@ -605,7 +620,7 @@ class Desk:
         if q is None:
             self._reply(st, e, f"There is no question #{cmd.question_id}.")
             return
-        handler = {
+        handler: Callable[[_Step, Inbound, StaffMember, Q, str], Awaitable[None]] = {
             "claim": self._claim,
             "release": self._release,
             "answer": self._answer,
