@@ -620,7 +620,7 @@ class Desk:
         if q is None:
             self._reply(st, e, f"There is no question #{cmd.question_id}.")
             return
-        handler: Callable[[_Step, Inbound, StaffMember, Q, str], Awaitable[None]] = {
+        handlers: dict[str, Callable[[_Step, Inbound, StaffMember, Q, str], Awaitable[None]]] = {
             "claim": self._claim,
             "release": self._release,
             "answer": self._answer,
@@ -630,8 +630,8 @@ class Desk:
             "resolve": self._resolve,
             "transfer": self._transfer,
             "details": self._details,
-        }[cmd.name]
-        await handler(st, e, staff, q, cmd.text)
+        }
+        await handlers[cmd.name](st, e, staff, q, cmd.text)
 
     async def _try_claim(
         self, st: _Step, staff: StaffMember, q: Q, via: str | None = None
