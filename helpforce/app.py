@@ -73,8 +73,6 @@ class App:
         await self.stop()
 
     def _take_lock(self) -> None:
-        if self.db_path == ":memory:":
-            return
         lock_path = Path(self.db_path + ".lock")
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         handle = lock_path.open("a+")

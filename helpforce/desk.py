@@ -366,6 +366,10 @@ class Desk:
         st.messages[(e.platform, e.message_id)] = (qid, "in", e.author.user_id)
 
     async def _new_question(self, st: _Step, e: Inbound) -> None:
+        # read what fan-out needs first: nothing may be flushed between the offer's rows and
+        # the question row they reference (foreign keys are checked at once)
+        if self.config.settings.desk.notify_limit:
+            await self._loads(st)
         qid = st.tx.new_id("questions")
         q = Q(
             id=qid,
@@ -696,6 +700,14 @@ class Desk:
         if q.claimed_by == staff.id and q.state in HELD_STATES:
             return True
         if q.claimed_by is None and q.state in CLAIMABLE_STATES:
+            load = (await self._loads(st)).get(staff.id, 0)
+            if load >= staff.max_open_claims:
+                self._private_notice(
+                    st, e, staff, q.id,
+                    f"You hold {load} open questions (your limit is {staff.max_open_claims}): "
+                    f"answer or release one first. Nothing was sent.",
+                )
+                return False
             if await self._try_claim(st, staff, q, e.platform):
                 return True
         await self._refuse_claim(st, e, staff, q)
@@ -964,7 +976,9 @@ class Desk:
         return self.config.settings.desk.signature.format(initials=staff.initials)
 
     async def _set(self, st: _Step, q: Q, state: State, **cols: Any) -> None:
-        check_transition(q.state, state)
+        """Change a question's state (and columns); staying in a state needs no transition."""
+        if state is not q.state:
+            check_transition(q.state, state)
         q.state = state
         if "claimed_by" in cols:
             q.claimed_by = cols["claimed_by"]

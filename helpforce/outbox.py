@@ -157,6 +157,8 @@ class Outbox:
     async def _run(self, platform: str) -> None:
         wake = self._wake[platform]
         while not self._stopping:
+            # clear before the pass: a wake that arrives during it must not be lost
+            wake.clear()
             try:
                 idle_for = await self._pass(platform)
             except asyncio.CancelledError:
@@ -166,7 +168,6 @@ class Outbox:
                 idle_for = 1.0
             if idle_for == 0:
                 continue
-            wake.clear()
             sleeper = asyncio.ensure_future(self.clock.sleep(idle_for if idle_for > 0 else 3600))
             waiter = asyncio.ensure_future(wake.wait())
             try:

@@ -83,7 +83,9 @@ def test_unknown_question_and_missing_db_are_clear_errors(
     assert not missing.exists()  # a read command never creates a database
 
 
-def test_database_newer_than_the_code_is_refused(tmp_path: Path, demo_db: tuple[Path, dict]) -> None:
+def test_database_newer_than_the_code_is_refused(
+    tmp_path: Path, demo_db: tuple[Path, dict]
+) -> None:
     db = tmp_path / "future.db"
     shutil.copy(demo_db[0], db)
     with sqlite3.connect(db) as conn:

@@ -254,7 +254,7 @@ def test_unknown_key_top_level(cfg: Path) -> None:
 
 def test_unknown_keys_nested(cfg: Path) -> None:
     settings = edit(
-        cfg / "helpforce.yaml", "      burst: 30\n", "      burst: 30\n      per_minute: 9\n"
+        cfg / "helpforce.yaml", "      burst: 500\n", "      burst: 500\n      per_minute: 9\n"
     )
     roster = edit(
         cfg / "roster.yaml", "    name: Morgan Ellis\n", "    name: Morgan Ellis\n    nick: Mo\n"

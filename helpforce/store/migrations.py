@@ -36,7 +36,7 @@ MIGRATIONS: list[list[str]] = [
         """
         CREATE TABLE messages (
             id INTEGER PRIMARY KEY,
-            question_id INTEGER REFERENCES questions(id) DEFERRABLE INITIALLY DEFERRED,
+            question_id INTEGER REFERENCES questions(id),
             platform TEXT NOT NULL,
             platform_message_id TEXT,
             conversation TEXT NOT NULL,
@@ -88,7 +88,7 @@ MIGRATIONS: list[list[str]] = [
             id INTEGER PRIMARY KEY,
             key TEXT NOT NULL UNIQUE,
             platform TEXT NOT NULL,
-            message_row INTEGER REFERENCES messages(id) DEFERRABLE INITIALLY DEFERRED,
+            message_row INTEGER REFERENCES messages(id),
             question_id INTEGER,
             payload TEXT NOT NULL,
             state TEXT NOT NULL

@@ -6,8 +6,8 @@ each step inside its own SAVEPOINT so a failing step is rolled back alone. A ste
 returned to its caller only after the COMMIT, so nothing is acknowledged (a platform cursor, a
 reply to staff) before it is durable.
 
-Inserts are buffered per step and flushed with ``executemany`` in the order their tables first
-appeared in the step (so foreign keys hold); any read or execute flushes first, so a step always
+Inserts are buffered per step and flushed with ``executemany``, referenced tables first (so
+foreign keys hold whatever order a step inserted in); any read or execute flushes first, so a step always
 reads its own writes. Ids of questions, messages and outbox rows are assigned here, in Python:
 there is exactly one writer per database (the daemon holds a lock file), so a counter loaded at
 open is authoritative and inserts need no round trip for ``lastrowid``.
@@ -34,6 +34,8 @@ Row = sqlite3.Row
 
 #: tables whose ids the store assigns
 _ID_TABLES = ("questions", "messages", "outbox")
+#: flush order of buffered inserts: a table before the tables that reference it
+_FLUSH_ORDER = {"questions": 0, "messages": 1, "outbox": 2}
 
 
 class StoreError(Exception):
@@ -101,7 +103,10 @@ class Tx:
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, {}
-        for (table, cols), rows in pending.items():
+        # referenced tables first, so foreign keys hold whatever order the step inserted in
+        for (table, cols), rows in sorted(
+            pending.items(), key=lambda item: _FLUSH_ORDER.get(item[0][0], len(_FLUSH_ORDER))
+        ):
             sql = (
                 f"INSERT INTO {table} ({', '.join(cols)}) "
                 f"VALUES ({', '.join('?' * len(cols))})"
@@ -173,11 +178,13 @@ class Store:
         await self.close()
 
     async def open(self) -> None:
+        if self.path == ":memory:" or self.path.startswith("file::memory:"):
+            # the writer and its readers are separate connections: they must share a file
+            raise StoreError(f"{self.path}: the store needs a database file, not :memory:")
         if self.readonly:
             await self._open_readonly()
             return
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         try:
             await _configure(conn)
