@@ -7,10 +7,10 @@ returned to its caller only after the COMMIT, so nothing is acknowledged (a plat
 reply to staff) before it is durable.
 
 Inserts are buffered per step and flushed with ``executemany``, referenced tables first (so
-foreign keys hold whatever order a step inserted in); any read or execute flushes first, so a step always
-reads its own writes. Ids of questions, messages and outbox rows are assigned here, in Python:
-there is exactly one writer per database (the daemon holds a lock file), so a counter loaded at
-open is authoritative and inserts need no round trip for ``lastrowid``.
+foreign keys hold whatever order a step inserted in); any read or execute flushes first, so a
+step always reads its own writes. Ids of questions, messages and outbox rows are assigned
+here, in Python: there is exactly one writer per database (the daemon holds a lock file), so
+a counter loaded at open is authoritative and inserts need no round trip for ``lastrowid``.
 """
 
 from __future__ import annotations
