@@ -112,7 +112,7 @@ class App:
         cfg = self.config
         self.store = Store(self.db_path)
         await self.store.open()
-        policy = load_engine(cfg.policies.packs)
+        policy = load_engine(cfg.policies.packs, cfg.policies.rules)
         self.adapters = self._build_adapters()
         caps = {p: a.capabilities for p, a in self.adapters.items()}
         self.desk = Desk(self.store, cfg, policy, self.clock, caps)
@@ -132,7 +132,9 @@ class App:
             on_failure=self.desk.delivery_failed,
         )
         self.desk.on_outbox = self.outbox.wake
-        await self.outbox.start()
+        # adapters connect first (their sinks wait for the desk), then the outbox sends what a
+        # crash left behind, then the desk opens: a reply to a message sent just before a
+        # crash then finds that message recorded
         for platform, adapter in list(self.adapters.items()):
             cursor = await self.store.cursor(platform)
             try:
@@ -140,6 +142,8 @@ class App:
             except Exception as exc:
                 self.failed[platform] = f"{type(exc).__name__}: {exc}"
                 log.error("%s: failed to start: %s", platform, self.failed[platform])
+        await self.outbox.start()
+        self.desk.ready.set()
         log.info("helpforce running on %s (database %s)",
                  ", ".join(self.adapters) or "no platform", self.db_path)
 
@@ -150,16 +154,19 @@ class App:
         return out
 
     async def stop(self, drain: float = 5.0) -> None:
-        """Stop adapters, drain the outbox, close the store. Idempotent."""
+        """Take no more platform events, let the outbox send what is due, stop the adapters,
+        close the store. Idempotent. Events read but not committed are read again next time
+        (their cursor was not saved)."""
+        if self.desk is not None:
+            self.desk.ready.clear()
+        if self.outbox is not None:
+            await self.outbox.stop(drain)
+            self.outbox = None
         for platform, adapter in self.adapters.items():
             try:
                 await adapter.stop()
             except Exception:
                 log.exception("%s: error while stopping", platform)
-        self.adapters_stopped = True
-        if self.outbox is not None:
-            await self.outbox.stop(drain)
-            self.outbox = None
         if self.store is not None:
             await self.store.close()
             self.store = None

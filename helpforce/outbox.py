@@ -89,9 +89,15 @@ class Outbox:
         if event is not None:
             event.set()
 
-    async def start(self) -> None:
+    async def start(self, drain: float = 10.0) -> None:
+        """Recover rows a crash left ``sending``, send what is due (up to ``drain`` seconds per
+        platform) and then start one dispatcher task per platform.
+
+        The App starts the outbox before it lets the desk take platform events, so a staff
+        reply to a message that was sent just before a crash finds that message recorded."""
         for platform in self.adapters:
             await self._recover(platform)
+            await self._drain(platform, drain)
             self._tasks[platform] = asyncio.create_task(
                 self._run(platform), name=f"helpforce.outbox.{platform}"
             )
@@ -166,6 +172,10 @@ class Outbox:
             except Exception:
                 log.exception("%s: outbox pass failed; retrying", platform)
                 idle_for = 1.0
+                try:
+                    await self._recover(platform)
+                except Exception:
+                    log.exception("%s: outbox recovery failed", platform)
             if idle_for == 0:
                 continue
             sleeper = asyncio.ensure_future(self.clock.sleep(idle_for if idle_for > 0 else 3600))
@@ -216,54 +226,87 @@ class Outbox:
         idempotent = self._idempotent(platform)
         if idempotent:
             await self.store.transaction(lambda tx: _mark_sending(tx, [i.row[0] for i in ready]))
-        results: list[tuple[_Item, SendResult | Exception]] = []
+        # each result is submitted to the writer the moment its send returns: the writer runs
+        # steps in order, so the platform id is stored before (or with) any reply to that
+        # message that an adapter reads afterwards
+        recorded: list[asyncio.Future[None]] = []
         resolved: dict[int, str] = {}
-        for item in ready:
-            chat = item.out.dm_user or item.out.conversation
-            wait = limiter.ready_in(chat)
-            if wait > 0:
-                await self.clock.sleep(wait)
-            if item.out.edit_of and item.out.edit_of.startswith("row:"):
-                target = await self._edit_target(int(item.out.edit_of[4:]), resolved)
-                if target is None:
-                    results.append((item, _Deferred("edit target not sent yet")))
-                    continue
-                if target == "":
-                    results.append((item, _Dropped("edit target was never sent")))
-                    continue
-                item.out = replace(item.out, edit_of=target)
-            if not idempotent:
-                await self.store.transaction(partial(_mark_sending, ids=[item.row[0]]))
-            limiter.take(chat)
-            try:
-                result: SendResult | Exception = await self.adapters[platform].send(item.out)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # classified below; a bug in an adapter is transient
-                result = exc
-            if isinstance(result, SendResult) and item.row["message_row"] is not None:
-                resolved[int(item.row["message_row"])] = result.platform_message_id
-            if isinstance(result, TransientError) and result.retry_after:
-                limiter.pause(result.retry_after)
-            if not idempotent:
-                await self.store.transaction(partial(self._record, item=item, result=result))
-            else:
-                results.append((item, result))
-        if idempotent and results:
-            async def record_all(tx: Tx) -> None:
-                for item, result in results:
-                    await self._record(tx, item, result)
 
-            await self.store.transaction(record_all)
-        elif results:
-            for item, result in results:
-                await self.store.transaction(partial(self._record, item=item, result=result))
+        def record(item: _Item, result: SendResult | Exception) -> None:
+            recorded.append(self.store.submit(partial(self._record, item=item, result=result)))
+
+        try:
+            for item in ready:
+                chat = item.out.dm_user or item.out.conversation
+                wait = limiter.ready_in(chat)
+                if wait > 0:
+                    await self.clock.sleep(wait)
+                problem = await self._resolve_refs(item, resolved)
+                if problem is not None:
+                    record(item, problem)
+                    continue
+                if not idempotent:
+                    await self.store.transaction(partial(_mark_sending, ids=[item.row[0]]))
+                limiter.take(chat)
+                try:
+                    result: SendResult | Exception = await self.adapters[platform].send(item.out)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # classified in _record; an adapter bug is transient
+                    result = exc
+                if isinstance(result, SendResult) and item.row["message_row"] is not None:
+                    resolved[int(item.row["message_row"])] = result.platform_message_id
+                if isinstance(result, TransientError) and result.retry_after:
+                    limiter.pause(result.retry_after)
+                record(item, result)
+                if not idempotent:
+                    await recorded[-1]
+        finally:
+            if recorded:
+                await asyncio.gather(*recorded)
         if len(ready) < len(rows) and len(ready) == 0:
             return soonest
         return 0
 
-    async def _edit_target(self, message_row: int, resolved: dict[int, str]) -> str | None:
-        """The platform id of the message to edit; None to wait for it, "" if it never went."""
+    async def _resolve_refs(self, item: _Item, resolved: dict[int, str]) -> Exception | None:
+        """Swap references to our own messages (``row:<id>``: an edit of an offer, a thread
+        part replying to the part before) for their platform ids."""
+        for field in ("edit_of", "reply_to"):
+            ref = getattr(item.out, field)
+            if not (ref and ref.startswith("row:")):
+                continue
+            target = await self._row_target(int(ref[4:]), resolved)
+            if target is None:
+                return _Deferred(f"{field} target not sent yet")
+            if field == "edit_of":
+                if target == "":
+                    return _Dropped("edit target was never sent")
+                item.out = replace(item.out, edit_of=target)
+            else:
+                item.out = replace(item.out, reply_to=target or None)
+        return None
+
+    async def _drain(self, platform: str, timeout: float) -> None:
+        """Send what is due now on ``platform`` (before its dispatcher task exists)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            row = await self.store.fetchone(
+                "SELECT COUNT(*) FROM outbox WHERE platform = ? AND state = 'pending' "
+                "AND due_at <= ?", (platform, self.clock.now()),
+            )
+            if not row or not row[0]:
+                return
+            try:
+                if await self._pass(platform) != 0:
+                    return
+            except Exception:
+                log.exception("%s: sending recovered rows failed", platform)
+                await self._recover(platform)
+                return
+
+    async def _row_target(self, message_row: int, resolved: dict[int, str]) -> str | None:
+        """The platform id of one of our messages; None to wait for it, "" if it never went."""
         if message_row in resolved:
             return resolved[message_row]
         r = await self.store.fetchone(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from helpforce.models import HELD_STATES
+from helpforce.models import LOAD_STATES
 from helpforce.store import Store
 
 
@@ -80,7 +80,8 @@ async def show_question(store: Store, qid: int) -> dict[str, Any] | None:
 
 
 async def open_claims(store: Store) -> dict[str, int]:
-    held = ",".join(f"'{s.value}'" for s in HELD_STATES)
+    """Claimed questions waiting for each staff member's answer (what max_open_claims caps)."""
+    held = ",".join(f"'{s.value}'" for s in LOAD_STATES)
     rows = await store.fetchall(
         f"SELECT claimed_by, COUNT(*) FROM questions WHERE state IN ({held}) "
         "AND claimed_by IS NOT NULL GROUP BY claimed_by"

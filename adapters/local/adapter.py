@@ -113,6 +113,7 @@ class LocalAdapter:
         )
 
     async def send(self, out: Outgoing) -> SendResult:
+        self.local.open_for_bot()  # idempotent: sends may come before start()
         chat = f"{DM_PREFIX}{out.dm_user}" if out.dm_user else out.conversation
         if len(out.text) > self.capabilities.max_text:
             raise PermanentError(f"message too long ({len(out.text)} characters)")

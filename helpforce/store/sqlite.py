@@ -238,11 +238,17 @@ class Store:
 
     async def transaction(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
         """Run ``fn`` as one step of the next group commit; return its result once durable."""
+        return await self.submit(fn)
+
+    def submit(self, fn: Callable[[Tx], Awaitable[T]]) -> asyncio.Future[T]:
+        """Queue ``fn`` now, without waiting: steps run in the order they were submitted, so a
+        step submitted before another is committed no later than it. The future resolves once
+        the step is durable."""
         if self._closed or self._writer_task is None:
             raise StoreClosed(f"{self.path}: store is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Job(fn, future))
-        return await future
+        self._queue.put_nowait(_Job(fn, future))
+        return future
 
     async def _writer(self) -> None:
         assert self._writer_conn is not None
