@@ -279,5 +279,107 @@ def roster(config_dir: str | None, db: str | None, as_json: bool) -> None:
     ))
 
 
+@main.group()
+def policy() -> None:
+    """Check texts against the guideline policies, run the rules' examples, measure them."""
+
+
+def _engine(config_dir: str | None, all_packs: bool = False) -> Any:
+    from helpforce.policy import PolicyError, load_engine
+
+    config = _load(config_dir)
+    packs: dict[str, Any] = dict(config.policies.packs)
+    if all_packs:
+        available = importlib.import_module("helpforce.policies").available_packs()
+        packs = {name: packs.get(name, {}) for name in available}
+    try:
+        return load_engine(packs, config.policies.rules)
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@policy.command("check")
+@click.option("--config", "config_dir", help=CONFIG_HELP)
+@click.option("--direction", type=click.Choice(["out", "in"]), default="out", show_default=True)
+@click.option("--visibility", type=click.Choice(["public", "private"]), default="public",
+              show_default=True)
+@click.option("--platform", default="local", show_default=True)
+@click.option("--role", type=click.Choice(["agent", "lead", "manager", "customer", "bot"]),
+              help="Who writes [default: agent for out, customer for in].")
+def policy_check(config_dir: str | None, direction: str, visibility: str, platform: str,
+                 role: str | None) -> None:
+    """Check each line of stdin: plain text, or a JSON object with "text" and optional
+    "direction", "visibility", "platform". Writes one JSON verdict per line: "action",
+    "allowed" (false for block and move_to_dm), "rules", "reasons", and "suggestion"."""
+    from helpforce.policytools import parse_line
+
+    engine = _engine(config_dir)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        text, ctx = parse_line(line, direction=direction, visibility=visibility,
+                               platform=platform, role=role)
+        click.echo(json.dumps(engine.check(text, ctx).to_json(), ensure_ascii=False))
+
+
+@policy.command("test")
+@click.option("--config", "config_dir", help=CONFIG_HELP)
+@click.option("--all-packs", is_flag=True,
+              help="Test every shipped pack, not only those policies.yaml enables.")
+@click.option("--verbose", "-v", is_flag=True, help="List every example.")
+def policy_test(config_dir: str | None, all_packs: bool, verbose: bool) -> None:
+    """Run every rule's examples (the packs' and the managers' own); exit 1 on any miss."""
+    from helpforce.policytools import run_examples
+
+    results = run_examples(_engine(config_dir, all_packs))
+    failed = [r for r in results if not r.ok]
+    for r in results:
+        if verbose or not r.ok:
+            what = "should trigger" if r.expected == "trigger" else "should not trigger"
+            click.echo(f"{'ok  ' if r.ok else 'FAIL'} {r.rule_id}: {what}: {r.text!r}")
+    rules = len({r.rule_id for r in results})
+    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed "
+               f"({len(results)} examples of {rules} rules)")
+    if failed:
+        raise SystemExit(1)
+
+
+@policy.command("eval")
+@click.argument("labelled", type=click.Path(exists=True, dir_okay=False))
+@click.option("--config", "config_dir", help=CONFIG_HELP)
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@click.option("--misses", is_flag=True, help="Also list the texts it got wrong.")
+def policy_eval(labelled: str, config_dir: str | None, as_json: bool, misses: bool) -> None:
+    """Precision and recall per label on LABELLED, a TSV of LABEL<TAB>TEXT lines.
+
+    Labels: public_ask, dm_ask, secret_ask, data_exposed, harmless (replies staff write) and
+    customer_data, customer_clean (customers' public posts)."""
+    from helpforce.policytools import evaluate, read_labelled
+
+    engine = _engine(config_dir)
+    try:
+        report = evaluate(engine, list(read_labelled(Path(labelled))))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        _json(report if misses else {k: v for k, v in report.items() if k != "misses"})
+        return
+    click.echo(_table(
+        ["label", "n", "recall"],
+        [[k, v["n"], f"{v['recall']:.1%}"] for k, v in report["labels"].items()],
+    ))
+    click.echo("")
+    click.echo(_table(
+        ["predicted", "n", "precision"],
+        [[k, v["predicted"], f"{v['precision']:.1%}"] for k, v in report["outcomes"].items()],
+    ))
+    for key in ("public_asks_caught", "dm_asks_and_harmless_allowed"):
+        if report[key] is not None:
+            click.echo(f"{key.replace('_', ' ')}: {report[key]:.1%}")
+    if misses:
+        for m in report["misses"]:
+            click.echo(f"MISS {m['label']} -> {m['predicted']}: {m['text']}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main(sys.argv[1:])

@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[bool, bool]] = {
     "resolve": (True, False),
     "transfer": (True, True),
     "details": (True, False),
+    "send": (True, False),
+    "override": (True, True),
     "queue": (False, False),
     "help": (False, False),
 }
@@ -26,7 +28,8 @@ COMMANDS: dict[str, tuple[bool, bool]] = {
 HELP = (
     "Commands: /claim N · /answer N text · /ask N text (answer and wait for the customer) "
     "· /dm N text (move to private) · /note N text "
-    "(internal) · /release N · /resolve N · /transfer N staff-id · /details N · /queue. "
+    "(internal) · /release N · /resolve N · /transfer N staff-id · /details N · /queue · "
+    "/send N (the compliant version of a stopped reply) · /override N reason (leads). "
     "Or reply to a question's notification: plain text answers it, a /command without "
     "a number applies to it."
 )

@@ -8,6 +8,7 @@ when they type ``/claim``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -23,6 +24,7 @@ from helpforce.models import (
     CLAIMABLE_STATES,
     CUSTOMER_FACING_KINDS,
     HELD_STATES,
+    LOAD_STATES,
     TRANSITIONS,
     Button,
     Event,
@@ -120,6 +122,9 @@ class Desk:
         self.capabilities = capabilities
         self.observers: list[Observer] = []
         self.on_outbox: Callable[[str], None] = lambda platform: None
+        #: set by the App once the outbox has caught up after a restart; until then the
+        #: sinks hold platform events back (adapters may already be connected)
+        self.ready = asyncio.Event()
         self._rotation = 0
         self._eligible: tuple[tuple[StaffMember, str, str], ...] = ()
         self._eligible_for: Config | None = None
@@ -135,9 +140,12 @@ class Desk:
     async def ingest(self, platform: str, batch: Sequence[Inbound], cursor: str | None) -> None:
         """Commit a batch of platform events and the cursor that confirms them.
 
+        Waits until the desk is ready (see :attr:`ready`).
+
         A batch that fails as a whole (a bug meeting a surprising event) is retried one event
         per step, so one bad event is recorded as such and never blocks or loses the others.
         """
+        await self.ready.wait()
         if not batch:
             if cursor is not None:
                 await self.store.transaction(lambda tx: self._cursor_only(tx, platform, cursor))
@@ -337,10 +345,50 @@ class Desk:
         if q is not None and q.state is State.RESOLVED:
             if q.resolved_at is None or st.now - q.resolved_at > window:
                 q = None
+        verdict = self.policy.check(
+            e.text,
+            CheckContext("in", e.visibility.value, e.platform, "customer", audience="staff"),
+        )
+        if verdict.redacted is not None:
+            # staff (and the store) see the customer's own private data masked
+            e = replace(e, text=verdict.redacted)
         if q is None:
-            await self._new_question(st, e)
+            q = await self._new_question(st, e)
         else:
             await self._followup(st, q, e)
+        if verdict.action.value != "allow":
+            self._record_verdict(st, q.id, verdict, e.author.key)
+        if verdict.stops and q.dm_conversation is None:
+            await self._customer_to_dm(st, q, e, verdict)
+
+    async def _customer_to_dm(self, st: _Step, q: Q, e: Inbound, verdict: Verdict) -> None:
+        """A customer posted private data in public: a short public reply, a private message
+        to continue in, and the question's answers go private from now on."""
+        caps = self.capabilities.get(q.platform, Capabilities())
+        if not caps.dms:
+            self._event(st, q.id, EventKind.ESCALATED,
+                        reason=f"customer posted private data; {q.platform} cannot move to DM")
+            return
+        reply = verdict.suggestion or "For your privacy, we'll continue in a private message."
+        self._enqueue(
+            st, q.id,
+            Outgoing(q.platform, e.conversation, reply, Visibility.PUBLIC, reply_to=e.message_id,
+                     thread=e.thread),
+            kind="moved_public", role="bot",
+        )
+        brand = self.config.settings.desk.brand
+        self._enqueue(
+            st, q.id,
+            Outgoing(q.platform, f"dm:{q.customer_id}", texts.dm_opener(q.customer_handle, brand),
+                     Visibility.PRIVATE, dm_user=q.customer_id),
+            kind="dm", role="bot",
+        )
+        q.dm_conversation = f"dm:{q.customer_id}"
+        await st.tx.execute(
+            "UPDATE questions SET dm_conversation = ? WHERE id = ?", (q.dm_conversation, q.id)
+        )
+        self._event(st, q.id, EventKind.MOVED_TO_DM, actor=None, platform=q.platform,
+                    reason=verdict.rule_id)
 
     def _store_inbound(self, st: _Step, qid: int, e: Inbound, kind: str) -> None:
         mid = st.tx.new_id("messages")
@@ -365,7 +413,7 @@ class Desk:
         )
         st.messages[(e.platform, e.message_id)] = (qid, "in", e.author.user_id)
 
-    async def _new_question(self, st: _Step, e: Inbound) -> None:
+    async def _new_question(self, st: _Step, e: Inbound) -> Q:
         # read what fan-out needs first: nothing may be flushed between the offer's rows and
         # the question row they reference (foreign keys are checked at once)
         if self.config.settings.desk.notify_limit:
@@ -424,6 +472,7 @@ class Desk:
             },
         )
         self._store_inbound(st, qid, e, "question")
+        return q
 
     async def _followup(self, st: _Step, q: Q, e: Inbound) -> None:
         self._store_inbound(st, q.id, e, "followup")
@@ -463,9 +512,11 @@ class Desk:
 
     async def _loads(self, st: _Step) -> dict[str, int]:
         if st.loads is None:
-            held = ",".join(f"'{s.value}'" for s in HELD_STATES)
+            # only questions waiting for the claimer's reply count: answered ones, and those
+            # waiting on the customer, do not keep anyone from taking more
+            busy = ",".join(f"'{s.value}'" for s in LOAD_STATES)
             rows = await st.tx.fetchall(
-                f"SELECT claimed_by, COUNT(*) FROM questions WHERE state IN ({held}) "
+                f"SELECT claimed_by, COUNT(*) FROM questions WHERE state IN ({busy}) "
                 "AND claimed_by IS NOT NULL GROUP BY claimed_by"
             )
             st.loads = {r[0]: r[1] for r in rows}
@@ -634,6 +685,8 @@ class Desk:
             "resolve": self._resolve,
             "transfer": self._transfer,
             "details": self._details,
+            "send": self._send,
+            "override": self._override,
         }
         await handlers[cmd.name](st, e, staff, q, cmd.text)
 
@@ -682,8 +735,8 @@ class Desk:
         if load >= staff.max_open_claims:
             self._private_notice(
                 st, e, staff, q.id,
-                f"You hold {load} open questions (your limit is {staff.max_open_claims}): "
-                f"answer or release one first.",
+                f"You hold {load} questions waiting for your answer (your limit is "
+                f"{staff.max_open_claims}): answer or release one first.",
             )
             return
         if await self._try_claim(st, staff, q, e.platform):
@@ -704,8 +757,8 @@ class Desk:
             if load >= staff.max_open_claims:
                 self._private_notice(
                     st, e, staff, q.id,
-                    f"You hold {load} open questions (your limit is {staff.max_open_claims}): "
-                    f"answer or release one first. Nothing was sent.",
+                    f"You hold {load} questions waiting for your answer (your limit is "
+                    f"{staff.max_open_claims}): answer or release one first. Nothing was sent.",
                 )
                 return False
             if await self._try_claim(st, staff, q, e.platform):
@@ -732,18 +785,107 @@ class Desk:
             return
         # once a conversation is private (it started there, or was moved), it stays private
         private = q.dm_conversation is not None or q.state is State.MOVED_TO_DM
-        signed = text.rstrip() + self._signature(staff)
-        out = self._to_customer(st, q, signed, private)
-        verdict = self._check(st, q, staff, e.platform, out)
+        out = self._to_customer(st, q, self._signed(text, staff), private)
+        verdict = self._check(st, q, staff, out)
         if verdict.stops:
-            self._private_notice(
-                st, e, staff, q.id,
-                texts.policy_stopped(q.id, verdict.rule_id, verdict.message, verdict.suggestion),
-            )
+            await self._stopped(st, e, staff, q, verdict, out.text, private)
             return
-        await self._send_answer(st, q, staff, e.platform, out, kind="answer")
+        await self._send_answer(st, q, staff, e.platform, out, kind="answer",
+                                parts=verdict.parts)
+        self._warn(st, e, staff, q, verdict)
         if then is not State.ANSWERED:
             await self._set(st, q, then)
+
+    async def _stopped(
+        self, st: _Step, e: Inbound, staff: StaffMember, q: Q, verdict: Verdict,
+        original: str, private: bool,
+    ) -> None:
+        """A policy stopped a reply: keep it pending and tell the staff member why, what to
+        send instead, and the one command that sends it."""
+        via_dm = verdict.action.value == "move_to_dm"
+        action = "dm" if via_dm else "answer"
+        suggestion = None if via_dm else verdict.suggestion
+        await st.tx.execute(
+            "INSERT INTO pending (question_id, staff_id, action, suggestion, original, private, "
+            "rules, overridable, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (question_id, staff_id) DO UPDATE SET action = excluded.action, "
+            "suggestion = excluded.suggestion, original = excluded.original, "
+            "private = excluded.private, rules = excluded.rules, "
+            "overridable = excluded.overridable, created_at = excluded.created_at",
+            (q.id, staff.id, action, suggestion, original, int(private),
+             json.dumps(list(verdict.rules)), int(verdict.overridable), st.now),
+        )
+        can_send = via_dm or suggestion is not None
+        notice = texts.policy_stopped(
+            q.id, verdict.rule_id, verdict.message, suggestion, via_dm=via_dm,
+            overridable=verdict.overridable, lead=staff.role.value != "agent",
+        )
+        buttons = (Button("Send this instead", f"send:{q.id}"),) if can_send else ()
+        self._private_notice(st, e, staff, q.id, notice, buttons=buttons)
+
+    def _warn(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, verdict: Verdict) -> None:
+        if verdict.warnings:
+            self._private_notice(
+                st, e, staff, q.id, texts.policy_warned(q.id, [w.message for w in verdict.warnings])
+            )
+
+    async def _send(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, _: str) -> None:
+        """Send the compliant version of this staff member's stopped reply."""
+        row = await st.tx.fetchone(
+            "SELECT action, suggestion, original FROM pending WHERE question_id = ? "
+            "AND staff_id = ?", (q.id, staff.id),
+        )
+        if row is None:
+            self._private_notice(st, e, staff, q.id, f"Nothing of yours is waiting on #{q.id}.")
+            return
+        await st.tx.execute(
+            "DELETE FROM pending WHERE question_id = ? AND staff_id = ?", (q.id, staff.id)
+        )
+        action, suggestion, original = row[0], row[1], row[2]
+        if action == "dm":
+            await self._move_to_dm(st, e, staff, q, original)
+        elif suggestion:
+            await self._answer(st, e, staff, q, suggestion)
+        else:
+            self._private_notice(st, e, staff, q.id, f"There is no compliant version for #{q.id}.")
+
+    async def _override(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, reason: str) -> None:
+        """A lead sends a stopped reply as written, where every rule that stopped it allows."""
+        if staff.role.value == "agent":
+            self._private_notice(st, e, staff, q.id, "Only leads and managers can override.")
+            return
+        if not reason.strip():
+            self._reply(st, e, f"/override {q.id} needs a reason (it is recorded).")
+            return
+        row = await st.tx.fetchone(
+            "SELECT staff_id, original, private, rules, overridable FROM pending "
+            "WHERE question_id = ? ORDER BY created_at DESC LIMIT 1", (q.id,),
+        )
+        if row is None:
+            self._private_notice(st, e, staff, q.id, f"No stopped reply is waiting on #{q.id}.")
+            return
+        if not row["overridable"]:
+            self._private_notice(
+                st, e, staff, q.id,
+                f"#{q.id}: {', '.join(json.loads(row['rules']))} cannot be overridden.",
+            )
+            return
+        author = self.config.roster.get(row["staff_id"]) or staff
+        await st.tx.execute(
+            "DELETE FROM pending WHERE question_id = ? AND staff_id = ?", (q.id, row["staff_id"])
+        )
+        self._event(
+            st, q.id, EventKind.POLICY_OVERRIDE, actor=staff.id, platform=e.platform,
+            rules=json.loads(row["rules"]), reason=reason, author=author.id,
+        )
+        out = self._to_customer(st, q, row["original"], bool(row["private"]))
+        await self._send_answer(st, q, author, e.platform, out, kind="answer")
+        self._private_notice(st, e, staff, q.id, f"#{q.id}: sent as written (override recorded).")
+
+    def _signed(self, text: str, staff: StaffMember) -> str:
+        signature = self._signature(staff)
+        text = text.rstrip()
+        return text if text.endswith(signature.strip()) else text + signature
 
     def _to_customer(self, st: _Step, q: Q, text: str, private: bool) -> Outgoing:
         if private:
@@ -755,8 +897,11 @@ class Desk:
         )
 
     async def _send_answer(
-        self, st: _Step, q: Q, staff: StaffMember, via: str, out: Outgoing, kind: str
+        self, st: _Step, q: Q, staff: StaffMember, via: str, out: Outgoing, kind: str,
+        parts: Sequence[str] = (),
     ) -> None:
+        """Queue an already checked answer; several ``parts`` go out as a thread, each
+        replying to the one before."""
         last = await st.tx.fetchone(
             "SELECT platform_message_id FROM messages WHERE question_id = ? AND direction = 'in' "
             "AND conversation = ? ORDER BY id DESC LIMIT 1",
@@ -764,8 +909,13 @@ class Desk:
         )
         if last is not None:
             out = replace(out, reply_to=last[0])
-        row = self._enqueue(st, q.id, out, kind=kind, role=staff.role.value, staff_id=staff.id,
-                            check=False)
+        row: int | None = None
+        for i, part in enumerate(parts or (out.text,)):
+            piece = replace(out, text=part) if i == 0 else replace(
+                out, text=part, reply_to=f"row:{row}"
+            )
+            row = self._enqueue(st, q.id, piece, kind=kind, role=staff.role.value,
+                                staff_id=staff.id, check=False)
         first = q.first_answer_at is None
         q.first_answer_at = q.first_answer_at or st.now
         q.last_answer_by = staff.id
@@ -793,13 +943,10 @@ class Desk:
             return
         caps = self.capabilities.get(q.platform, Capabilities())
         signature = self._signature(staff)
-        private = self._to_customer(st, q, text.rstrip() + signature, private=True)
-        verdict = self._check(st, q, staff, e.platform, private)
+        private = self._to_customer(st, q, self._signed(text, staff), private=True)
+        verdict = self._check(st, q, staff, private)
         if verdict.stops:
-            self._private_notice(
-                st, e, staff, q.id,
-                texts.policy_stopped(q.id, verdict.rule_id, verdict.message, verdict.suggestion),
-            )
+            await self._stopped(st, e, staff, q, verdict, private.text, True)
             return
         if not caps.dms:
             self._private_notice(
@@ -807,14 +954,23 @@ class Desk:
                 f"{q.platform} cannot send private messages from helpforce yet; nothing was sent.",
             )
             return
-        if q.visibility == "public":
+        public_first = q.visibility == "public" and q.state is not State.MOVED_TO_DM
+        if public_first:
             public = self._to_customer(
                 st, q, texts.moved_public(q.customer_handle, signature), private=False
             )
-            self._check(st, q, staff, e.platform, public)
-            await self._send_answer(st, q, staff, e.platform, public, kind="moved_public")
-        await self._send_answer(st, q, staff, e.platform, private, kind="dm")
+            note = self._check(st, q, staff, public)
+            await self._send_answer(st, q, staff, e.platform, public, kind="moved_public",
+                                    parts=note.parts)
+        await self._send_answer(st, q, staff, e.platform, private, kind="dm",
+                                parts=verdict.parts)
+        self._warn(st, e, staff, q, verdict)
         self._event(st, q.id, EventKind.MOVED_TO_DM, actor=staff.id, platform=e.platform)
+        if q.dm_conversation is None:
+            q.dm_conversation = f"dm:{q.customer_id}"
+            await st.tx.execute(
+                "UPDATE questions SET dm_conversation = ? WHERE id = ?", (q.dm_conversation, q.id)
+            )
         if q.visibility == "public":
             await self._set(st, q, State.MOVED_TO_DM)
         else:
@@ -842,9 +998,16 @@ class Desk:
             "text": e.text, "reply_to": e.reply_to, "at": st.now,
         })
         verdict = self.policy.check(
-            e.text, CheckContext("out", e.visibility.value, e.platform, staff.role.value)
+            e.text,
+            CheckContext("out", e.visibility.value, e.platform, staff.role.value, direct=True),
         )
         self._record_verdict(st, q.id, verdict, staff.id, after_the_fact=True)
+        if verdict.stops or verdict.warnings:
+            # already public: alert the author and the leads so they can follow up
+            reasons = [f.message for f in verdict.findings if f.action.value != "append"]
+            note = texts.after_the_fact(q.id, staff.name, e.platform, reasons)
+            for person in [staff, *[p for p in self.config.roster.leads() if p != staff]]:
+                self._notify_staff(st, person, q, note)
         q.first_answer_at = q.first_answer_at or st.now
         await st.tx.execute(
             "UPDATE questions SET first_answer_at = COALESCE(first_answer_at, ?), "
@@ -1017,11 +1180,11 @@ class Desk:
                 kind="offer_edit", role="bot", audience="staff", store_message=False,
             )
 
-    def _check(
-        self, st: _Step, q: Q, staff: StaffMember, via: str, out: Outgoing
-    ) -> Verdict:
+    def _check(self, st: _Step, q: Q, staff: StaffMember, out: Outgoing) -> Verdict:
         verdict = self.policy.check(
-            out.text, CheckContext("out", out.visibility.value, out.platform, staff.role.value)
+            out.text,
+            CheckContext("out", out.visibility.value, out.platform, staff.role.value,
+                         signature=self._signature(staff)),
         )
         self._record_verdict(st, q.id, verdict, staff.id)
         return verdict
@@ -1032,7 +1195,7 @@ class Desk:
     ) -> None:
         self._event(
             st, qid, EventKind.POLICY_VERDICT, actor=actor, action=verdict.action.value,
-            rule=verdict.rule_id, after_the_fact=after_the_fact,
+            rule=verdict.rule_id, rules=list(verdict.rules), after_the_fact=after_the_fact,
         )
 
     def _reply(self, st: _Step, e: Inbound, text: str) -> None:
@@ -1045,16 +1208,19 @@ class Desk:
         )
 
     def _private_notice(
-        self, st: _Step, e: Inbound, staff: StaffMember, qid: int | None, text: str
+        self, st: _Step, e: Inbound, staff: StaffMember, qid: int | None, text: str,
+        buttons: tuple[Button, ...] = (),
     ) -> None:
         """Tell one staff member something, privately where the platform can."""
         caps = self.capabilities.get(e.platform, Capabilities())
+        if not caps.buttons:
+            buttons = ()
         if e.kind is InboundKind.ACTION or (caps.dms and e.visibility is Visibility.PUBLIC):
             out = Outgoing(e.platform, f"dm:{e.author.user_id}", text, Visibility.PRIVATE,
-                           dm_user=e.author.user_id)
+                           dm_user=e.author.user_id, buttons=buttons)
         else:
             out = Outgoing(e.platform, e.conversation, text, e.visibility,
-                           reply_to=e.message_id, thread=e.thread)
+                           reply_to=e.message_id, thread=e.thread, buttons=buttons)
         self._enqueue(st, qid, out, kind="notice", role="bot", audience="staff",
                       staff_id=staff.id)
 

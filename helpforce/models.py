@@ -145,6 +145,9 @@ HELD_STATES = frozenset(
     {State.CLAIMED, State.ANSWERED, State.AWAITING_CUSTOMER, State.MOVED_TO_DM}
 )
 
+#: States that count against a staff member's max_open_claims: waiting for their reply.
+LOAD_STATES = frozenset({State.CLAIMED})
+
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.NEW: frozenset({State.OFFERED, State.CLAIMED, State.ESCALATED, State.RESOLVED}),
     State.OFFERED: frozenset({State.CLAIMED, State.ESCALATED, State.RESOLVED}),
@@ -225,6 +228,7 @@ class EventKind(enum.StrEnum):
     REOPENED = "reopened"
     ESCALATED = "escalated"
     POLICY_VERDICT = "policy_verdict"
+    POLICY_OVERRIDE = "policy_override"
     DELIVERED = "delivered"
     DELIVERY_FAILED = "delivery_failed"
     DELIVERY_UNCERTAIN = "delivery_uncertain"

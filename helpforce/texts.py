@@ -33,13 +33,35 @@ def followup(qid: int, handle: str, text: str) -> str:
     return f"#{qid} · @{handle} wrote again:\n{preview(text)}"
 
 
-def policy_stopped(qid: int, rule: str | None, why: str, suggestion: str | None) -> str:
+def policy_stopped(
+    qid: int, rule: str | None, why: str, suggestion: str | None, *, via_dm: bool,
+    overridable: bool, lead: bool,
+) -> str:
     out = f"Not sent (#{qid}): {why}"
     if rule:
         out += f" [{rule}]"
-    if suggestion:
-        out += f"\nSuggested instead: {suggestion}\nSend it with /dm {qid} <your private reply>."
+    if via_dm:
+        out += (f"\nSend it privately instead: /send {qid} (a short public note, and your "
+                "text as a private message).")
+    elif suggestion:
+        out += f"\nSuggested instead: {suggestion}\nSend that with /send {qid}."
+    if overridable and lead:
+        out += f"\nAs a lead you may send yours as written: /override {qid} <reason>."
     return out
+
+
+def policy_warned(qid: int, reasons: list[str]) -> str:
+    return f"Sent (#{qid}), but: " + "; ".join(reasons)
+
+
+def after_the_fact(qid: int, who: str, platform: str, reasons: list[str]) -> str:
+    return (f"#{qid}: {who}'s post on {platform} breaks a guideline: " + "; ".join(reasons)
+            + ". Please follow up.")
+
+
+def dm_opener(handle: str, brand: str) -> str:
+    return (f"Hi @{handle}, this is {brand}. We'll help you here, privately: a colleague will "
+            "be with you shortly.")
 
 
 def moved_public(handle: str, signature: str) -> str:

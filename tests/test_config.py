@@ -122,8 +122,8 @@ def test_example_config_loads_cleanly(cfg: Path) -> None:
     assert local.staff_channel == "staff" and local.public_channels == ["help"]
     assert config.settings.desk.reopen_window == 24 * 3600
     assert config.settings.outbox.backoff_max == 300
-    assert config.policies.packs == {"privacy": {}}
-    assert config.policies.rules == ()
+    assert set(config.policies.packs) == {"privacy", "signature", "limits", "tone", "disclosure"}
+    assert [r["id"] for r in config.policies.rules] == ["acme.no-refund-promises"]
 
     staff = config.roster.staff
     assert len(staff) == 12
@@ -143,7 +143,7 @@ def test_example_config_loads_cleanly(cfg: Path) -> None:
 
     assert len(config.files_hash) == 64
     assert load(cfg, env={}).files_hash == config.files_hash
-    edit(cfg / "policies.yaml", "rules: []", "rules: [] # edited")
+    edit(cfg / "policies.yaml", "\nrules:\n", "\nrules: # edited\n")
     assert load(cfg, env={}).files_hash != config.files_hash
 
 
@@ -323,7 +323,7 @@ def test_all_errors_across_all_files_are_collected(cfg: Path) -> None:
     edit(cfg / "helpforce.yaml", 'signature: " ^{initials}"', 'signature: " --"')
     edit(cfg / "roster.yaml", "role: manager", "role: boss")
     edit(cfg / "roster.yaml", "initials: AC", "initials: A.C.")
-    edit(cfg / "policies.yaml", "rules: []", "rules: []\nextra: 1")
+    edit(cfg / "policies.yaml", "\nrules:\n", "\nextra: 1\nrules:\n")
     with pytest.raises(ConfigErrors) as caught:
         load(cfg)
     fields = [(e.file, e.field) for e in caught.value.errors]

@@ -602,7 +602,8 @@ async def test_a_claim_beyond_the_claim_limit_is_refused(desk: DeskHarness) -> N
     desk.staff("staff-me", "/claim 4")
     await settle(desk)
     assert texts(desk, "dm:staff-me")[-1] == (
-        "You hold 3 open questions (your limit is 3): answer or release one first."
+        "You hold 3 questions waiting for your answer (your limit is 3): answer or release one "
+        "first."
     )
     assert (await desk.question(4))["claimed_by"] is None
     desk.staff("staff-me", "/resolve 1")
@@ -725,13 +726,12 @@ async def test_a_public_ask_for_private_data_is_not_sent(desk: DeskHarness) -> N
     assert texts(desk, "help") == []
     notice = texts(desk, "dm:staff-jd")[-1]
     assert notice.startswith("Not sent (#1):")
-    assert "[privacy.no-private-data-ask-in-public]" in notice
-    assert "Suggested instead: Sorry about this! Please send us a direct message" in notice
-    assert "/dm 1" in notice
+    assert "[privacy.ask-in-public]" in notice
+    assert "Send it privately instead: /send 1" in notice
     q = await desk.question(1)
     verdicts = events_of(q, "policy_verdict")
     assert [v["data"]["action"] for v in verdicts] == ["move_to_dm"]
-    assert verdicts[0]["data"]["rule"] == "privacy.no-private-data-ask-in-public"
+    assert verdicts[0]["data"]["rule"] == "privacy.ask-in-public"
     assert verdicts[0]["actor"] == "jdiaz"
     assert q["state"] == "claimed" and q["first_answer_at"] is None
     assert "answered" not in kinds(q)

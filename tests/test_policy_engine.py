@@ -1,21 +1,26 @@
-"""The policy seam: the privacy rule, the rule engine's choice of verdict, and loading packs."""
+"""The policy engine: the privacy pack's ask rule on many phrasings, how the engine picks
+and combines verdicts, and loading packs with parameters."""
 
 from __future__ import annotations
 
 import pytest
 
-from helpforce.policies import PACKS, build_engine
-from helpforce.policies.privacy import NoPrivateDataAskInPublic, normalise
+from helpforce.policies import available_packs, build_engine
+from helpforce.policies.normalize import normalize
 from helpforce.policy import (
     ALLOW,
     Action,
     CheckContext,
+    Detection,
+    PolicyError,
+    Rule,
     RuleEngine,
+    RuleSpec,
     Verdict,
     load_engine,
 )
 
-RULE_ID = "privacy.no-private-data-ask-in-public"
+RULE_ID = "privacy.ask-in-public"
 
 PUBLIC_OUT = CheckContext("out", "public", "local", "agent")
 PRIVATE_OUT = CheckContext("out", "private", "local", "agent")
@@ -67,14 +72,23 @@ VIA_PRIVATE = [
 ]
 
 
-@pytest.fixture
-def rule() -> NoPrivateDataAskInPublic:
-    return NoPrivateDataAskInPublic()
+class AskRule:
+    """The privacy pack's ask rule, seen through the whole engine."""
+
+    def __init__(self, **params: object) -> None:
+        self.engine = load_engine({"privacy": params})
+
+    def check(self, text: str, ctx: CheckContext) -> Verdict | None:
+        verdict = self.engine.check(text, ctx)
+        return verdict if RULE_ID in verdict.rules else None
 
 
+@pytest.fixture(scope="module")
+def rule() -> AskRule:
+    return AskRule()
 @pytest.mark.parametrize("text", ASKS)
 def test_public_asks_for_private_data_are_moved_to_dm(
-    rule: NoPrivateDataAskInPublic, text: str
+    rule: AskRule, text: str
 ) -> None:
     verdict = rule.check(text, PUBLIC_OUT)
     assert verdict is not None, text
@@ -82,36 +96,36 @@ def test_public_asks_for_private_data_are_moved_to_dm(
     assert verdict.stops
     assert verdict.rule_id == RULE_ID
     assert "private" in verdict.message
-    assert verdict.suggestion and "direct message" in verdict.suggestion
+    assert verdict.suggestion and "private message" in verdict.suggestion
 
 
 @pytest.mark.parametrize("text", ASKS)
-def test_the_same_asks_in_private_are_fine(rule: NoPrivateDataAskInPublic, text: str) -> None:
+def test_the_same_asks_in_private_are_fine(rule: AskRule, text: str) -> None:
     assert rule.check(text, PRIVATE_OUT) is None
 
 
 @pytest.mark.parametrize("text", ASKS)
 def test_texts_for_staff_and_customer_texts_are_not_checked(
-    rule: NoPrivateDataAskInPublic, text: str
+    rule: AskRule, text: str
 ) -> None:
     assert rule.check(text, PUBLIC_TO_STAFF) is None
     assert rule.check(text, PUBLIC_IN) is None
 
 
 @pytest.mark.parametrize("text", NOT_ASKS)
-def test_texts_without_an_ask_pass(rule: NoPrivateDataAskInPublic, text: str) -> None:
+def test_texts_without_an_ask_pass(rule: AskRule, text: str) -> None:
     assert rule.check(text, PUBLIC_OUT) is None
 
 
 @pytest.mark.parametrize("text", VIA_PRIVATE)
 def test_asking_to_use_a_private_channel_is_fine_in_public(
-    rule: NoPrivateDataAskInPublic, text: str
+    rule: AskRule, text: str
 ) -> None:
     assert rule.check(text, PUBLIC_OUT) is None
 
 
 def test_a_private_channel_mention_elsewhere_does_not_excuse_an_ask(
-    rule: NoPrivateDataAskInPublic,
+    rule: AskRule,
 ) -> None:
     text = (
         "We got your direct message yesterday, thanks. "
@@ -123,71 +137,79 @@ def test_a_private_channel_mention_elsewhere_does_not_excuse_an_ask(
 
 
 def test_the_suggestion_is_a_pack_parameter() -> None:
-    rule = NoPrivateDataAskInPublic(suggestion="Please DM us.")
-    verdict = rule.check("What is your order number?", PUBLIC_OUT)
+    verdict = AskRule(dm_suggestion="Please DM us.").check("What is your order number?",
+                                                          PUBLIC_OUT)
     assert verdict is not None and verdict.suggestion == "Please DM us."
     # and the default suggestion itself passes the rule
-    default = NoPrivateDataAskInPublic().suggestion
-    assert default is not None
-    assert NoPrivateDataAskInPublic().check(default, PUBLIC_OUT) is None
+    default = AskRule().check("What is your e-mail?", PUBLIC_OUT)
+    assert default is not None and default.suggestion
+    assert AskRule().check(default.suggestion, PUBLIC_OUT) is None
 
 
-def test_normalise_folds_fullwidth_and_drops_zero_width() -> None:
-    assert normalise("\uff4f\uff52\u200b\uff44\uff45\uff52") == "order"
-    assert normalise("a" * 10_000) == "a" * 4096
+def test_normalize_folds_fullwidth_and_drops_zero_width() -> None:
+    assert normalize("\uff4f\uff52\u200b\uff44\uff45\uff52").text == "order"
 
 
 # -- the engine -------------------------------------------------------------------------------
 
 
-class Fixed:
-    def __init__(self, rule_id: str, action: Action | None) -> None:
-        self.id = rule_id
-        self.action = action
-        self.seen: list[tuple[str, CheckContext]] = []
+def fixed(rule_id: str, action: Action | None, seen: list[tuple[str, CheckContext]]) -> Rule:
+    """A rule whose detector always (or never) fires, recording what it saw."""
 
-    def check(self, text: str, ctx: CheckContext) -> Verdict | None:
-        self.seen.append((text, ctx))
-        return None if self.action is None else Verdict(self.action, self.id, f"{self.id} says")
+    def detect(text: str, ctx: CheckContext) -> Detection | None:
+        seen.append((text, ctx))
+        return None if action is None else Detection()
+
+    spec = RuleSpec(id=rule_id, detect={"detector": "fixed"},
+                    action=action or Action.WARN, message=f"{rule_id} says",
+                    applies={"direction": [], "visibility": [], "audience": []})
+    return Rule(spec, detect)
 
 
 def test_the_engine_returns_the_most_restrictive_verdict() -> None:
-    order = [Action.WARN, Action.APPEND, Action.REWRITE, Action.MOVE_TO_DM, Action.ESCALATE,
-             Action.BLOCK]
+    order = [Action.WARN, Action.MOVE_TO_DM, Action.ESCALATE, Action.BLOCK]
     for i, strongest in enumerate(order):
-        weaker = order[:i]
-        rules = [Fixed(f"r{j}", a) for j, a in enumerate(weaker)]
-        rules.insert(len(rules) // 2, Fixed("strongest", strongest))
-        rules.append(Fixed("silent", None))
+        seen: list[tuple[str, CheckContext]] = []
+        rules = [fixed(f"r{j}", a, seen) for j, a in enumerate(order[:i])]
+        rules.insert(len(rules) // 2, fixed("strongest", strongest, seen))
+        rules.append(fixed("silent", None, seen))
         verdict = RuleEngine(rules).check("text", PUBLIC_OUT)
         assert verdict.action is strongest
         assert verdict.rule_id == "strongest"
-        # every rule saw the text and its context
-        assert all(r.seen == [("text", PUBLIC_OUT)] for r in rules)
+        # every content rule saw the text and its context
+        assert seen == [("text", PUBLIC_OUT)] * len(rules)
 
 
 def test_the_first_of_equally_restrictive_verdicts_wins() -> None:
-    engine = RuleEngine([Fixed("a", Action.BLOCK), Fixed("b", Action.BLOCK)])
+    seen: list[tuple[str, CheckContext]] = []
+    engine = RuleEngine([fixed("a", Action.BLOCK, seen), fixed("b", Action.BLOCK, seen)])
     assert engine.check("x", PUBLIC_OUT).rule_id == "a"
 
 
 def test_no_rule_firing_allows() -> None:
-    assert RuleEngine([Fixed("quiet", None)]).check("x", PUBLIC_OUT) == ALLOW
+    assert RuleEngine([fixed("quiet", None, [])]).check("x", PUBLIC_OUT) == ALLOW
     assert RuleEngine([]).check("x", PUBLIC_OUT) is ALLOW
-    assert not ALLOW.stops
+    assert not ALLOW.stops and ALLOW.allowed
 
 
-def test_stopping_actions() -> None:
+def test_stopping_actions_are_exactly_the_not_allowed_ones() -> None:
     stopping = {a for a in Action if Verdict(a).stops}
     assert stopping == {Action.MOVE_TO_DM, Action.BLOCK, Action.ESCALATE}
+    assert {a for a in Action if not Verdict(a).allowed} == stopping
 
 
-def test_privacy_rule_and_a_blocking_rule_together() -> None:
-    engine = RuleEngine([NoPrivateDataAskInPublic(), Fixed("other", Action.WARN)])
-    assert engine.check("What is your order number?", PUBLIC_OUT).rule_id == RULE_ID
-    assert engine.check("Fine text", PUBLIC_OUT).action is Action.WARN
-    blocking = RuleEngine([NoPrivateDataAskInPublic(), Fixed("block", Action.BLOCK)])
-    assert blocking.check("What is your order number?", PUBLIC_OUT).rule_id == "block"
+def test_transforming_rules_run_after_content_rules_and_only_if_nothing_stops() -> None:
+    def append_sig(text: str, ctx: CheckContext) -> Detection | None:
+        return Detection(replacement=(text + " ^JD",))
+
+    append = Rule(RuleSpec(id="sig", detect={"detector": "x"}, action=Action.APPEND,
+                           message="signed"), append_sig)
+    warn = fixed("careful", Action.WARN, [])
+    verdict = RuleEngine([append, warn]).check("Hello", PUBLIC_OUT)
+    assert verdict.allowed and verdict.parts == ("Hello ^JD",)
+    assert [w.rule_id for w in verdict.warnings] == ["careful"]
+    blocked = RuleEngine([append, fixed("no", Action.BLOCK, [])]).check("Hello", PUBLIC_OUT)
+    assert not blocked.allowed and blocked.parts == ()
 
 
 # -- loading packs ------------------------------------------------------------------------------
@@ -197,83 +219,63 @@ def test_load_engine_with_the_privacy_pack() -> None:
     engine = load_engine({"privacy": {}})
     verdict = engine.check("What is your order number?", PUBLIC_OUT)
     assert verdict.action is Action.MOVE_TO_DM and verdict.rule_id == RULE_ID
-    assert engine.check("What is your order number?", PRIVATE_OUT) is ALLOW
+    assert engine.check("What is your order number?", PRIVATE_OUT).allowed
     assert engine.check("Turn it off and on again.", PUBLIC_OUT).action is Action.ALLOW
 
 
-def test_load_engine_passes_pack_parameters() -> None:
-    engine = load_engine({"privacy": {"suggestion": "DM us please."}})
-    verdict = engine.check("What is your e-mail?", PUBLIC_OUT)
-    assert verdict.suggestion == "DM us please."
-
-
 def test_no_packs_allow_everything() -> None:
-    engine = load_engine({})
-    assert engine.check("What is your order number?", PUBLIC_OUT) is ALLOW
+    assert load_engine({}).check("What is your order number?", PUBLIC_OUT) is ALLOW
 
 
 def test_an_unknown_pack_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="no-such-pack") as info:
         load_engine({"privacy": {}, "no-such-pack": {}})
     assert "privacy" in str(info.value)  # and it lists the known ones
-    with pytest.raises(ValueError, match="no-such-pack"):
+    with pytest.raises(PolicyError, match="no-such-pack"):
         build_engine({"no-such-pack": {}})
 
 
 def test_an_unknown_pack_parameter_is_an_error_naming_pack_and_parameter() -> None:
-    with pytest.raises(ValueError, match="privacy") as info:
+    with pytest.raises(PolicyError, match="privacy") as info:
         load_engine({"privacy": {"sugestion": "typo"}})
     assert "sugestion" in str(info.value)
+    assert info.value.loc == ("packs", "privacy", "sugestion")
 
 
-def test_the_example_config_packs_load(example_config: object) -> None:
+def test_a_pack_rule_can_be_disabled() -> None:
+    engine = load_engine({"privacy": {"disable": [RULE_ID]}})
+    assert RULE_ID not in [r.id for r in engine.rules]
+    with pytest.raises(PolicyError, match="no rule 'privacy.nope'"):
+        load_engine({"privacy": {"disable": ["privacy.nope"]}})
+
+
+def test_the_example_config_loads_every_pack_it_names(example_config: object) -> None:
     from helpforce.config import Config
 
     assert isinstance(example_config, Config)
-    engine = load_engine(example_config.policies.packs)
-    assert set(example_config.policies.packs) <= set(PACKS)
+    engine = load_engine(example_config.policies.packs, example_config.policies.rules)
+    assert set(example_config.policies.packs) <= set(available_packs())
     assert engine.check("What is your order number?", PUBLIC_OUT).action is Action.MOVE_TO_DM
 
 
-# -- asks the minimal rule lets through (bug reports) -------------------------------------------
+# -- asks an earlier, minimal rule let through ---------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: privacy._ASK only knows the ASCII apostrophe in what's; normalise() (NFKC) "
-    "keeps U+2019, so the typographic What’s (phone keyboards' default) is never an ask",
-)
 @pytest.mark.parametrize(
     "text", ["What\u2019s your order number?", "what\u2019s your e-mail address?"]
 )
-def test_a_typographic_apostrophe_is_still_an_ask(
-    rule: NoPrivateDataAskInPublic, text: str
-) -> None:
+def test_a_typographic_apostrophe_is_still_an_ask(rule: AskRule, text: str) -> None:
     verdict = rule.check(text, PUBLIC_OUT)
     assert verdict is not None and verdict.action is Action.MOVE_TO_DM
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: privacy._ZERO_WIDTH strips only U+200B/C/D, U+2060 and U+FEFF; other "
-    "invisible format characters (soft hyphen U+00AD, LRM/RLM U+200E/F, invisible times "
-    "U+2062) survive normalise() and split the words the rule looks for",
-)
 @pytest.mark.parametrize("invisible", ["\u00ad", "\u200e", "\u200f", "\u2062"])
-def test_other_invisible_characters_do_not_hide_an_ask(
-    rule: NoPrivateDataAskInPublic, invisible: str
-) -> None:
+def test_other_invisible_characters_do_not_hide_an_ask(rule: AskRule, invisible: str) -> None:
     text = f"What is your or{invisible}der num{invisible}ber?"
     verdict = rule.check(text, PUBLIC_OUT)
     assert verdict is not None and verdict.action is Action.MOVE_TO_DM
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: NoPrivateDataAskInPublic.check excuses an ask when a private-channel word "
-    "(DM, form…) appears within 40 characters of it, even in another sentence that does "
-    "not ask for the data privately",
-)
 @pytest.mark.parametrize(
     "text",
     [
@@ -281,18 +283,11 @@ def test_other_invisible_characters_do_not_hide_an_ask(
         "Please post your e-mail address here so we can update the form.",
     ],
 )
-def test_a_nearby_private_word_does_not_excuse_a_public_ask(
-    rule: NoPrivateDataAskInPublic, text: str
-) -> None:
+def test_a_nearby_private_word_does_not_excuse_a_public_ask(rule: AskRule, text: str) -> None:
     verdict = rule.check(text, PUBLIC_OUT)
     assert verdict is not None and verdict.action is Action.MOVE_TO_DM
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: privacy._ASK needs one of its ask words (what's, can, please, send...) "
-    "before 'your'; common asks phrased otherwise are not recognised",
-)
 @pytest.mark.parametrize(
     "text",
     [
@@ -301,8 +296,6 @@ def test_a_nearby_private_word_does_not_excuse_a_public_ask(
         "Mind sharing your e-mail address?",
     ],
 )
-def test_common_asks_without_a_leading_ask_word(
-    rule: NoPrivateDataAskInPublic, text: str
-) -> None:
+def test_common_asks_without_a_leading_ask_word(rule: AskRule, text: str) -> None:
     verdict = rule.check(text, PUBLIC_OUT)
     assert verdict is not None and verdict.action is Action.MOVE_TO_DM

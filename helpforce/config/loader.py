@@ -114,15 +114,21 @@ def _secret_problems(settings: HelpforceSettings, env: Mapping[str, str]) -> lis
 
 
 def _policy_problems(policies: PolicySettings) -> list[Problem]:
-    """Each pack must exist and accept its parameters: build it once, pack by pack."""
-    from helpforce.policy import load_engine
+    """Each pack must exist and accept its parameters; the managers' rules must be valid and
+    compile (unknown detectors, bad or catastrophically slow patterns)."""
+    from helpforce.policy import PolicyError, load_engine, rule_problems
 
     problems: list[Problem] = []
     for name, params in policies.packs.items():
         try:
             load_engine({name: params})
+        except PolicyError as exc:
+            loc = exc.loc if exc.loc else ("packs", name)
+            problems.append(Problem(tuple(loc), str(exc), at_key=len(loc) <= 2))
         except (ValueError, TypeError) as exc:
             problems.append(Problem(("packs", name), str(exc), at_key=True))
+    for error in rule_problems(policies.rules):
+        problems.append(Problem(tuple(error.loc), str(error), exact=False))
     return problems
 
 

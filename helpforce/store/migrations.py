@@ -112,6 +112,24 @@ MIGRATIONS: list[list[str]] = [
         ) WITHOUT ROWID
         """,
     ],
+    # 2: what a policy stopped, so staff can send the compliant version (or a lead the
+    # original) with one action
+    [
+        """
+        CREATE TABLE pending (
+            question_id INTEGER NOT NULL REFERENCES questions(id),
+            staff_id TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('answer', 'dm')),
+            suggestion TEXT,
+            original TEXT NOT NULL,
+            private INTEGER NOT NULL,
+            rules TEXT NOT NULL,
+            overridable INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (question_id, staff_id)
+        )
+        """,
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
