@@ -9,6 +9,7 @@ reason and the others keep running.
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import os
 from dataclasses import dataclass
@@ -132,6 +133,7 @@ class App:
             on_failure=self.desk.delivery_failed,
         )
         self.desk.on_outbox = self.outbox.wake
+        self.desk.unrecorded = self.outbox.unrecorded_row
         # adapters connect first (their sinks wait for the desk), then the outbox sends what a
         # crash left behind, then the desk opens: a reply to a message sent just before a
         # crash then finds that message recorded
@@ -144,6 +146,9 @@ class App:
                 log.error("%s: failed to start: %s", platform, self.failed[platform])
         await self.outbox.start()
         self.desk.ready.set()
+        # what exists now (config, roster, modules) lives as long as the daemon: keep it out
+        # of the cyclic garbage collector's full passes (31 ms with a 3,000-staff roster)
+        gc.freeze()
         log.info("helpforce running on %s (database %s)",
                  ", ".join(self.adapters) or "no platform", self.db_path)
 

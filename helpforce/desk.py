@@ -122,6 +122,8 @@ class Desk:
         self.capabilities = capabilities
         self.observers: list[Observer] = []
         self.on_outbox: Callable[[str], None] = lambda platform: None
+        #: the outbox's view of messages sent but not yet recorded: (platform, id) -> row
+        self.unrecorded: Callable[[str, str], int | None] = lambda platform, pmid: None
         #: set by the App once the outbox has caught up after a restart; until then the
         #: sinks hold platform events back (adapters may already be connected)
         self.ready = asyncio.Event()
@@ -298,12 +300,17 @@ class Desk:
         self, st: _Step, platform: str, pmid: str
     ) -> tuple[int | None, str, str | None] | None:
         key = (platform, pmid)
-        if key not in st.messages:
+        if key not in st.messages or not st.messages[key][1]:
             r = await st.tx.fetchone(
                 "SELECT question_id, direction, author_id FROM messages "
                 "WHERE platform = ? AND platform_message_id = ?",
                 key,
             )
+            if r is None and (row := self.unrecorded(platform, pmid)) is not None:
+                # sent a moment ago; the outbox has not recorded its platform id yet
+                r = await st.tx.fetchone(
+                    "SELECT question_id, direction, author_id FROM messages WHERE id = ?", (row,)
+                )
             st.messages[key] = (r[0], r[1], r[2]) if r else (None, "", None)
         ref = st.messages[key]
         return ref if ref[1] else None
@@ -547,6 +554,7 @@ class Desk:
         limit = cfg.settings.desk.notify_limit
         chosen: list[str] = []
         eligible = self._notifiable()
+        bodies: dict[bool, str] = {}
         if limit and eligible:
             loads = await self._loads(st)
             # rotate through the roster, skipping people at their claim limit: O(limit) per
@@ -558,9 +566,11 @@ class Desk:
                 if loads.get(s.id, 0) >= s.max_open_claims:
                     continue
                 caps = self.capabilities[platform]
-                body = texts.offer(
-                    q.id, q.platform, q.customer_handle, q.visibility, text, caps.buttons
-                )
+                if caps.buttons not in bodies:
+                    bodies[caps.buttons] = texts.offer(
+                        q.id, q.platform, q.customer_handle, q.visibility, text, caps.buttons
+                    )
+                body = bodies[caps.buttons]
                 dm_buttons = (Button("Claim", f"claim:{q.id}"),) if caps.buttons else ()
                 self._enqueue(
                     st, q.id,
@@ -1277,10 +1287,11 @@ class Desk:
             })
         oid = st.tx.new_id("outbox")
         key = f"hf{oid}"
-        payload = replace(out, key=key)
+        payload = out.to_json()
+        payload["key"] = key
         st.tx.insert("outbox", {
             "id": oid, "key": key, "platform": out.platform, "message_row": mid,
-            "question_id": qid, "payload": json.dumps(payload.to_json()), "state": "pending",
+            "question_id": qid, "payload": json.dumps(payload), "state": "pending",
             "attempts": 0, "due_at": st.now, "created_at": st.now,
         })
         platform = out.platform

@@ -79,6 +79,7 @@ class Outbox:
         self.on_sent = on_sent
         self._wake: dict[str, asyncio.Event] = {p: asyncio.Event() for p in adapters}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._unrecorded: dict[tuple[str, str], int] = {}
         self._stopping = False
         self.sent = 0
         self.retries = 0
@@ -195,7 +196,8 @@ class Outbox:
         rows = await self.store.fetchall(
             "SELECT o.id, o.key, o.payload, o.attempts, o.message_row, o.question_id, m.kind "
             "FROM outbox o LEFT JOIN messages m ON m.id = o.message_row "
-            "WHERE o.platform = ? AND o.state = 'pending' AND o.due_at <= ? ORDER BY o.id LIMIT ?",
+            "WHERE o.platform = ? AND o.state = 'pending' AND o.due_at <= ? "
+            "ORDER BY o.due_at, o.id LIMIT ?",
             (platform, now, self.policy.batch),
         )
         if not rows:
@@ -209,31 +211,32 @@ class Outbox:
         limiter = self.limiters[platform]
         ready: list[_Item] = []
         chats_waiting: set[str] = set()
-        soonest = 60.0
         for r in rows:
             out = Outgoing.from_json(json.loads(r["payload"]))
-            chat = out.dm_user or out.conversation
-            if chat in chats_waiting:
-                continue
-            wait = limiter.ready_in(chat)
-            if wait > 0 and len(ready) >= 1:
-                # rows for other chats may go meanwhile; this one waits its turn
+            if limiter.per_chat:
+                # one message per chat per pass; a chat that must wait does not hold up others
+                chat = out.dm_user or out.conversation
+                if chat in chats_waiting:
+                    continue
                 chats_waiting.add(chat)
-                soonest = min(soonest, wait)
-                continue
+                if ready and limiter.ready_in(chat) > 0:
+                    continue
             ready.append(_Item(r, out, r["kind"]))
-            chats_waiting.add(chat) if limiter.per_chat else None
         idempotent = self._idempotent(platform)
         if idempotent:
             await self.store.transaction(lambda tx: _mark_sending(tx, [i.row[0] for i in ready]))
-        # each result is submitted to the writer the moment its send returns: the writer runs
-        # steps in order, so the platform id is stored before (or with) any reply to that
-        # message that an adapter reads afterwards
+        # results are recorded in chunks (executemany); until a chunk is committed, the
+        # platform ids it holds are known here (see unrecorded_row), so a reply to a message
+        # sent a moment ago still finds its question
         recorded: list[asyncio.Future[None]] = []
+        results: list[tuple[_Item, SendResult | Exception]] = []
         resolved: dict[int, str] = {}
 
-        def record(item: _Item, result: SendResult | Exception) -> None:
-            recorded.append(self.store.submit(partial(self._record, item=item, result=result)))
+        def flush() -> None:
+            if results:
+                chunk = list(results)
+                results.clear()
+                recorded.append(self.store.submit(partial(self._record_many, results=chunk)))
 
         try:
             for item in ready:
@@ -243,7 +246,7 @@ class Outbox:
                     await self.clock.sleep(wait)
                 problem = await self._resolve_refs(item, resolved)
                 if problem is not None:
-                    record(item, problem)
+                    results.append((item, problem))
                     continue
                 if not idempotent:
                     await self.store.transaction(partial(_mark_sending, ids=[item.row[0]]))
@@ -255,17 +258,21 @@ class Outbox:
                 except Exception as exc:  # classified in _record; an adapter bug is transient
                     result = exc
                 if isinstance(result, SendResult) and item.row["message_row"] is not None:
-                    resolved[int(item.row["message_row"])] = result.platform_message_id
+                    row_id = int(item.row["message_row"])
+                    resolved[row_id] = result.platform_message_id
+                    self._unrecorded[(platform, result.platform_message_id)] = row_id
                 if isinstance(result, TransientError) and result.retry_after:
                     limiter.pause(result.retry_after)
-                record(item, result)
+                results.append((item, result))
                 if not idempotent:
+                    flush()
                     await recorded[-1]
+                elif len(results) >= 100:
+                    flush()
         finally:
+            flush()
             if recorded:
                 await asyncio.gather(*recorded)
-        if len(ready) < len(rows) and len(ready) == 0:
-            return soonest
         return 0
 
     async def _resolve_refs(self, item: _Item, resolved: dict[int, str]) -> Exception | None:
@@ -319,6 +326,47 @@ class Outbox:
         if r[0]:
             return str(r[0])
         return None if r[1] in ("pending", "sending") else ""
+
+    def unrecorded_row(self, platform: str, platform_message_id: str) -> int | None:
+        """The message row of a message sent but not yet recorded as sent, if it is one."""
+        return self._unrecorded.get((platform, platform_message_id))
+
+    async def _record_many(
+        self, tx: Tx, results: list[tuple[_Item, SendResult | Exception]]
+    ) -> None:
+        now = self.clock.now()
+        sent = [(i, r) for i, r in results if isinstance(r, SendResult)]
+        if sent:
+            await tx.executemany(
+                "UPDATE outbox SET state = 'sent', sent_at = ?, platform_message_id = ?, "
+                "attempts = attempts + 1 WHERE id = ?",
+                [(now, r.platform_message_id, i.row["id"]) for i, r in sent],
+            )
+            await tx.executemany(
+                "UPDATE messages SET platform_message_id = ? WHERE id = ?",
+                [(r.platform_message_id, i.row["message_row"]) for i, r in sent
+                 if i.row["message_row"] is not None],
+            )
+            for item, r in sent:
+                if item.kind in CUSTOMER_FACING_KINDS:
+                    _event(tx, item.row["question_id"], now, EventKind.DELIVERED,
+                           item.out.platform, outbox=item.row["id"],
+                           platform_message_id=r.platform_message_id)
+            self.sent += len(sent)
+            keys = [(i.out.platform, r.platform_message_id) for i, r in sent]
+            on_sent = self.on_sent
+
+            def committed() -> None:
+                for key in keys:
+                    self._unrecorded.pop(key, None)
+                if on_sent is not None:
+                    for i, _ in sent:
+                        on_sent(i.out.platform, int(i.row["id"]))
+
+            tx.after_commit(committed)
+        for item, result in results:
+            if not isinstance(result, SendResult):
+                await self._record(tx, item, result)
 
     async def _record(self, tx: Tx, item: _Item, result: SendResult | Exception) -> None:
         now = self.clock.now()

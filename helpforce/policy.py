@@ -287,6 +287,10 @@ class Rule:
     def check(self, text: str, ctx: CheckContext) -> Finding | None:
         if not self.spec.applies.matches(ctx):
             return None
+        return self.detect(text, ctx)
+
+    def detect(self, text: str, ctx: CheckContext) -> Finding | None:
+        """Run the detector, assuming the rule applies here."""
         hit = self.detector(text, ctx)
         if hit is None:
             return None
@@ -325,6 +329,10 @@ class RuleEngine:
     rules: Sequence[Rule] = ()
     _content: tuple[Rule, ...] = field(init=False, default=())
     _transforms: tuple[Rule, ...] = field(init=False, default=())
+    #: the rules that apply in a context, worked out once per kind of context
+    _applicable: dict[tuple[object, ...], tuple[tuple[Rule, ...], tuple[Rule, ...]]] = field(
+        init=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self.rules = tuple(self.rules)
@@ -335,8 +343,23 @@ class RuleEngine:
                    key=lambda r: r.spec.action is Action.REWRITE)
         )
 
+    def _rules_for(self, ctx: CheckContext) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
+        key = (ctx.direction, ctx.visibility, ctx.platform, ctx.role, ctx.audience, ctx.direct)
+        found = self._applicable.get(key)
+        if found is None:
+            if len(self._applicable) > 4096:
+                self._applicable.clear()
+            found = self._applicable[key] = (
+                tuple(r for r in self._content if r.spec.applies.matches(ctx)),
+                tuple(r for r in self._transforms if r.spec.applies.matches(ctx)),
+            )
+        return found
+
     def check(self, text: str, ctx: CheckContext) -> Verdict:
-        findings = [f for r in self._content if (f := r.check(text, ctx)) is not None]
+        content, transforms = self._rules_for(ctx)
+        if not content and not transforms:
+            return ALLOW
+        findings = [f for r in content if (f := r.detect(text, ctx)) is not None]
         best: Finding | None = None
         for f in findings:
             if best is None or SEVERITY[f.action] > SEVERITY[best.action]:
@@ -346,11 +369,11 @@ class RuleEngine:
                            tuple(findings))
         parts: tuple[str, ...] = ()
         current: tuple[str, ...] = (text,)
-        for rule in self._transforms:
+        for rule in transforms:
             out: list[str] = []
             fired: Finding | None = None
             for piece in current:
-                f = rule.check(piece, ctx)
+                f = rule.detect(piece, ctx)
                 if f is None:
                     out.append(piece)
                     continue

@@ -119,23 +119,22 @@ class Tx:
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run a write statement; returns the number of rows it changed."""
         await self.flush()
-        async with self._conn.execute(sql, params) as cur:
-            return cur.rowcount
+        # one call to the database thread (closing the cursor would be a second one; an
+        # unclosed sqlite3 cursor holds nothing after its statement has run)
+        cur = await self._conn.execute(sql, params)
+        return cur.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self.flush()
         await self._conn.executemany(sql, rows)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        await self.flush()
-        async with self._conn.execute(sql, params) as cur:
-            row: Row | None = await cur.fetchone()
-            return row
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         await self.flush()
-        async with self._conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self._conn.execute_fetchall(sql, params))
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the step's transaction is durable (never if it rolls back)."""
@@ -329,8 +328,7 @@ class Store:
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         if self._reader_conn is None:
             raise StoreClosed(f"{self.path}: store is not open")
-        async with self._reader_conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self._reader_conn.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
