@@ -1,14 +1,15 @@
 """The outbox dispatcher: one named task per platform delivers committed outbox rows.
 
-A row is marked ``sending`` (durably) before its platform call and ``sent`` with the platform's
-message id after it, so a row is never sent twice:
+A row is sent at most once in effect, and never lost:
 
 * on a platform whose sends carry an idempotency key the platform honours (the local platform,
-  Discord's nonce), a row found ``sending`` after a crash is simply sent again with the same key;
-  such rows are marked ``sending`` in batches;
-* elsewhere (Telegram, X) a row found ``sending`` after a crash may or may not have reached the
-  customer: it becomes ``uncertain``, a visible event, and the question is escalated for a lead
-  to check — never silently re-sent. Rows are marked one at a time there.
+  Discord's nonce), a row stays ``pending`` until it is recorded ``sent``; after a crash it is
+  simply sent again with the same key and the platform returns the first message. No
+  ``sending`` mark is needed, which saves a write per message;
+* elsewhere (Telegram, X) a row is durably marked ``sending`` before its platform call. A row
+  found ``sending`` after a crash may or may not have reached the customer: it becomes
+  ``uncertain``, a visible event, and the question is escalated for a lead to check — never
+  silently re-sent.
 
 Transient failures are retried with jittered exponential backoff, honouring a platform's
 retry-after; permanent failures become events and escalate customer-facing messages.
@@ -223,8 +224,6 @@ class Outbox:
                     continue
             ready.append(_Item(r, out, r["kind"]))
         idempotent = self._idempotent(platform)
-        if idempotent:
-            await self.store.transaction(lambda tx: _mark_sending(tx, [i.row[0] for i in ready]))
         # results are recorded in chunks (executemany); until a chunk is committed, the
         # platform ids it holds are known here (see unrecorded_row), so a reply to a message
         # sent a moment ago still finds its question
