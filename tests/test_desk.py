@@ -7,7 +7,6 @@ staff-lm, staff-tg, staff-ac, staff-mb, ...
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 from pathlib import Path
@@ -28,41 +27,11 @@ STAFF_ACCOUNTS = {
 
 
 async def settle(desk: DeskHarness, timeout: float = 20.0) -> None:
-    """``desk.settle()``, nudging the outbox while waiting.
-
-    Outbox._run clears its wake event *after* a pass that found nothing to send, so a commit
-    landing during that pass goes unnoticed until the next wake (the bug is pinned down by
-    test_outbox.py::test_a_wake_during_an_empty_pass_is_not_lost). The nudge keeps the tests
-    of everything else independent of that race.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        if desk.app.outbox is not None:
-            desk.app.outbox.wake("local")
-        try:
-            await desk.settle(timeout=0.25)
-            return
-        except TimeoutError:
-            if loop.time() >= deadline:
-                raise
+    await desk.settle(timeout=timeout)
 
 
-async def next_message(
-    desk: DeskHarness, chat: str, timeout: float = 20.0
-) -> BotMessage:
-    """``desk.next_message(chat)``, nudging the outbox while waiting (see :func:`settle`)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    queue = desk.watch(chat)
-    while True:
-        if desk.app.outbox is not None:
-            desk.app.outbox.wake("local")
-        try:
-            return await asyncio.wait_for(queue.get(), 0.25)
-        except TimeoutError:
-            if loop.time() >= deadline:
-                raise
+async def next_message(desk: DeskHarness, chat: str, timeout: float = 20.0) -> BotMessage:
+    return await desk.next_message(chat, timeout=timeout)
 
 
 def variant(config: Config, *, staff_channel: str | None | bool = True, **desk: Any) -> Config:
