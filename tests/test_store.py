@@ -353,3 +353,36 @@ async def test_an_in_memory_store_is_refused_clearly() -> None:
     with pytest.raises(StoreError, match="needs a database file"):
         async with Store(":memory:"):
             pass
+
+
+async def test_migrating_an_older_database_keeps_its_rows(tmp_path: Path) -> None:
+    from helpforce.store.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for number, statements in enumerate(MIGRATIONS[:2], 1):  # a database at version 2
+        conn.execute("BEGIN")
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={number}")
+        conn.execute("COMMIT")
+    conn.execute(
+        "INSERT INTO questions (id, platform, customer_id, conversation, visibility, "
+        "root_message, state, created_at, updated_at) "
+        "VALUES (1, 'local', 'c', 'help', 'public', 'u1', 'new', 1, 1)"
+    )
+    conn.execute(
+        "INSERT INTO messages (id, question_id, platform, platform_message_id, conversation, "
+        "direction, visibility, kind, text, at) "
+        "VALUES (1, 1, 'local', NULL, 'help', 'out', 'public', 'offer', 'x', 1)"
+    )
+    conn.execute(
+        "INSERT INTO outbox (id, key, platform, message_row, question_id, payload, state, "
+        "due_at, created_at) VALUES (1, 'hf1', 'local', 1, 1, '{}', 'pending', 1, 1)"
+    )
+    conn.close()
+    async with Store(path) as store:
+        rows = await store.fetchall("SELECT id, key, state, message_row FROM outbox")
+        assert [tuple(r) for r in rows] == [(1, "hf1", "pending", 1)]
+        assert not await store.fetchall("PRAGMA foreign_key_check")
+    assert _user_version(path) == SCHEMA_VERSION

@@ -130,6 +130,38 @@ MIGRATIONS: list[list[str]] = [
         )
         """,
     ],
+    # 3: fewer index writes per message: an outbox key is derived from its row id, so it needs
+    # no unique index of its own; outgoing messages have no platform id until they are sent,
+    # so only messages with one are indexed by it
+    [
+        """
+        CREATE TABLE outbox_v3 (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            message_row INTEGER REFERENCES messages(id),
+            question_id INTEGER,
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'uncertain', 'dropped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            due_at REAL NOT NULL,
+            created_at REAL NOT NULL,
+            sent_at REAL,
+            platform_message_id TEXT,
+            last_error TEXT
+        )
+        """,
+        "INSERT INTO outbox_v3 SELECT id, key, platform, message_row, question_id, payload, "
+        "state, attempts, due_at, created_at, sent_at, platform_message_id, last_error "
+        "FROM outbox",
+        "DROP TABLE outbox",
+        "ALTER TABLE outbox_v3 RENAME TO outbox",
+        "CREATE INDEX outbox_due ON outbox(platform, state, due_at)",
+        "DROP INDEX messages_platform_id",
+        "CREATE UNIQUE INDEX messages_platform_id ON messages(platform, platform_message_id) "
+        "WHERE platform_message_id IS NOT NULL",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
