@@ -188,7 +188,12 @@ class _Staff:
                          reply_to=msg.id)
         elif msg.text.startswith("Not sent"):
             await self._think()
-            self.say(f"/dm {qid} {PRIVATE_ASK}")
+            send = [data for _, data in msg.buttons if data.startswith("send:")]
+            if send and self.rng.random() < 0.7:
+                # one action: the compliant version (here: the same ask, privately)
+                self.local.press(self.user_id, msg.id, send[0])
+            else:
+                self.say(f"/dm {qid} {PRIVATE_ASK}")
         elif "wrote again" in msg.text:
             await self._think()
             if PRIVATE_DETAILS.split(",")[1].strip().rstrip(".") in msg.text:
@@ -243,7 +248,7 @@ async def _customer(n: int, local: LocalPlatform, rng: random.Random, opts: Demo
         while True:
             msg = await replies.get()
             where = msg.chat
-            if PRIVATE_ASK[:30] in msg.text:
+            if msg.chat.startswith("dm:") and "order number" in msg.text:
                 await asyncio.sleep(rng.uniform(0.05, 0.2))
                 mine.add(local.post(user, f"dm:{user}", PRIVATE_DETAILS, handle=handle))
             elif "private message" in msg.text:
