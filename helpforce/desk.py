@@ -784,14 +784,8 @@ class Desk:
         self, st: _Step, e: Inbound, staff: StaffMember, q: Q, text: str,
         then: State = State.ANSWERED,
     ) -> None:
-        if not text.strip():
-            command = "ask" if then is State.AWAITING_CUSTOMER else "answer"
-            self._reply(st, e, f"/{command} {q.id} needs the text to send.")
-            return
-        if q.state is State.RESOLVED:
-            self._private_notice(st, e, staff, q.id, f"#{q.id} is resolved; nothing was sent.")
-            return
-        if not await self._holds(st, e, staff, q):
+        command = "ask" if then is State.AWAITING_CUSTOMER else "answer"
+        if not await self._may_send(st, e, staff, q, text, command):
             return
         # once a conversation is private (it started there, or was moved), it stays private
         private = q.dm_conversation is not None or q.state is State.MOVED_TO_DM
@@ -805,6 +799,18 @@ class Desk:
         self._warn(st, e, staff, q, verdict)
         if then is not State.ANSWERED:
             await self._set(st, q, then)
+
+    async def _may_send(
+        self, st: _Step, e: Inbound, staff: StaffMember, q: Q, text: str, command: str
+    ) -> bool:
+        """There is text, the question is open, and ``staff`` holds it (or now claims it)."""
+        if not text.strip():
+            self._reply(st, e, f"/{command} {q.id} needs the text to send.")
+            return False
+        if q.state is State.RESOLVED:
+            self._private_notice(st, e, staff, q.id, f"#{q.id} is resolved; nothing was sent.")
+            return False
+        return await self._holds(st, e, staff, q)
 
     async def _stopped(
         self, st: _Step, e: Inbound, staff: StaffMember, q: Q, verdict: Verdict,
@@ -943,13 +949,7 @@ class Desk:
             await self._set(st, q, State.ANSWERED)
 
     async def _move_to_dm(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, text: str) -> None:
-        if not text.strip():
-            self._reply(st, e, f"/dm {q.id} needs the text to send privately.")
-            return
-        if q.state is State.RESOLVED:
-            self._private_notice(st, e, staff, q.id, f"#{q.id} is resolved; nothing was sent.")
-            return
-        if not await self._holds(st, e, staff, q):
+        if not await self._may_send(st, e, staff, q, text, "dm"):
             return
         caps = self.capabilities.get(q.platform, Capabilities())
         signature = self._signature(staff)
