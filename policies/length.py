@@ -29,6 +29,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable
+from itertools import accumulate
 
 LIMITS: dict[str, int] = {"x": 280, "discord": 2000, "telegram": 4096, "local": 4096}
 
@@ -99,6 +100,11 @@ _EMOJI = re.compile(
     f"|{_ELEMENT}(?:\\u200d{_ELEMENT})*"  # pictograph, + VS16 / skin tone / tags, ZWJ chain
 )
 
+# what every emoji sequence of two or more code points holds (flags: regional indicators)
+_EMOJI_JOINER = re.compile(
+    f"[\\u200d\\ufe0f\\u20e3{_RI[1:-1]}{_MODIFIER[1:-1]}\\U000e0020-\\U000e007f]"
+)
+
 # -- URLs ------------------------------------------------------------------------------------
 
 # twitter-text's country TLDs (ASCII ones; the IANA root zone) ...
@@ -141,13 +147,17 @@ _GTLDS = frozenset(
 )
 
 # A URL starts with a protocol, or is a bare run of domain characters containing a dot.
-# The look-behinds keep a match from starting inside a run, so each run is scanned once.
+# The look-behinds keep a match from starting inside a run, and the possessive runs (none
+# of them can match the '.' that follows) keep a failed attempt from backtracking through
+# its run, so each run is scanned once.
 _ACCENTED = "\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
 _URL_START = re.compile(
     r"(?<![A-Za-z0-9@\uff20$#\uff03])([Hh][Tt][Tt][Pp][Ss]?://)([\w.\-]+)"
     f"|(?<![A-Za-z0-9{_ACCENTED}@\uff20$#\uff03_./\\-])"
-    f"([A-Za-z0-9{_ACCENTED}][A-Za-z0-9{_ACCENTED}_\\-]*(?:\\.[A-Za-z0-9{_ACCENTED}_\\-]+)+)"
+    f"([A-Za-z0-9{_ACCENTED}][A-Za-z0-9{_ACCENTED}_\\-]*+(?:\\.[A-Za-z0-9{_ACCENTED}_\\-]++)+)"
 )
+# the valid ASCII labels at the start of a host, each followed by a dot or the end
+_ASCII_LABELS = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9_\-]*[A-Za-z0-9])?(?:\.|\Z))*")
 _LABEL = re.compile(r"[^\W_](?:[\w\-]*[^\W_])?")
 _ASCII_HEAD = re.compile(r"[A-Za-z0-9]+(?![A-Za-z0-9\-])")
 _PORT = re.compile(r":[0-9]+")
@@ -159,6 +169,8 @@ _TCO_PATH = re.compile(r"/[A-Za-z0-9]{1,40}(?![A-Za-z0-9])")
 _MAX_URL_LENGTH = 4096
 #: two-label domains on these country TLDs are URLs even without a path (vine.co, mlb.tv)
 _SPECIAL_CCTLDS = frozenset({"co", "tv"})
+_TLDS = _GTLDS | _CCTLDS
+_SHORT_DOMAIN_CCTLDS = _CCTLDS - _SPECIAL_CCTLDS
 
 
 def _is_tld(label: str, ascii_only: bool) -> bool:
@@ -177,9 +189,11 @@ def _domain_length(host: str, after: str, ascii_only: bool) -> tuple[int, int]:
     ``after`` is the character following ``host``: a TLD followed by '@' or '+' is part of
     something else (john.doe.gov@mail.com).
     """
+    if host.isascii():
+        return _ascii_domain_length(host, after)
+    labels = host.split(".")
     best = count = 0
     offset = 0
-    labels = host.split(".")
     for index, label in enumerate(labels):
         if not _LABEL.fullmatch(label) or (label.isascii() and len(label) > 63):
             break
@@ -196,6 +210,47 @@ def _domain_length(host: str, after: str, ascii_only: bool) -> tuple[int, int]:
     return best, count
 
 
+def _ascii_domain_length(host: str, after: str) -> tuple[int, int]:
+    """``_domain_length`` for a plain ASCII host, in a few passes of C code (a 4,096-character
+    "a.a.a.…" must not cost one regex call per label)."""
+    valid = _ASCII_LABELS.match(host).end()  # type: ignore[union-attr]  # '*' always matches
+    labels = host[:valid].split(".")
+    if labels[-1] == "":
+        labels.pop()  # the valid labels end with a dot
+    if len(labels) < 2:
+        return 0, 0
+    if max(map(len, labels)) > 63:
+        labels = labels[: next(i for i, label in enumerate(labels) if len(label) > 63)]
+        if len(labels) < 2:
+            return 0, 0
+    low = host[:valid].lower().split(".")
+    if _TLDS.isdisjoint(low[1:]) and "xn--" not in host[:valid].lower():
+        return 0, 0
+    # the longest domain ends at the last label that is a TLD (not after an underscore)
+    end = sum(map(len, labels)) + len(labels) - 1
+    for index in range(len(labels) - 1, 0, -1):
+        label = low[index]
+        if (
+            (label in _TLDS or (label.startswith("xn--") and len(label) > 4))
+            and "_" not in labels[index - 1]
+            and not (end == len(host) and after and after in "@+")
+        ):
+            return end, index + 1
+        end -= len(label) + 1
+    return 0, 0
+
+
+# a dot with a letter or digit on both sides (the pattern starts with the literal '.', so
+# the regex engine finds candidates with a fast scan)
+_DOMAIN_DOT = re.compile(r"\.(?<=[^\W_]\.)(?=[^\W_])")
+
+
+def _next_domain_dot(t: str, pos: int) -> int:
+    """The first '.' at or after ``pos`` with a letter or digit on both sides, or -1."""
+    m = _DOMAIN_DOT.search(t, pos)
+    return -1 if m is None else m.start()
+
+
 def _url_spans(t: str) -> list[tuple[int, int]]:
     """Spans of the URLs X would count as 23, in order, not overlapping."""
     if "." not in t:
@@ -203,7 +258,16 @@ def _url_spans(t: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     pos = 0
     n = len(t)
-    while (m := _URL_START.search(t, pos)) is not None:
+    while True:
+        # every URL holds a dot between two letters or digits (before its TLD), and no
+        # whitespace: start the (costly) search at the token holding the next such dot
+        dot = _next_domain_dot(t, pos)
+        if dot < 0:
+            break
+        pos = max(pos, t.rfind(" ", pos, dot) + 1, t.rfind("\n", pos, dot) + 1)
+        m = _URL_START.search(t, pos)
+        if m is None:
+            break
         protocol = m.group(1) is not None
         group = 2 if protocol else 3
         host_start, host_end = m.span(group)
@@ -227,7 +291,7 @@ def _url_spans(t: str) -> list[tuple[int, int]]:
             not protocol
             and not has_path
             and labels == 2
-            and domain.rsplit(".", 1)[1] in _CCTLDS - _SPECIAL_CCTLDS
+            and domain.rsplit(".", 1)[1] in _SHORT_DOMAIN_CCTLDS
         ):
             # twitter-text: a bare short domain on a country TLD is no URL without a path
             pos = m.end()
@@ -265,7 +329,15 @@ def _url_path_end(t: str, start: int) -> int:
 
 
 def _nfc(text: str) -> str:
-    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return text
+    return unicodedata.normalize("NFC", text)
+
+
+def _may_hold_emoji_sequence(t: str) -> bool:
+    """Can ``t`` hold an emoji sequence of two or more code points? Each holds a regional
+    indicator, a skin tone, a tag, VS16, ZWJ or the keycap mark (see ``_EMOJI``)."""
+    return _EMOJI_JOINER.search(t) is not None
 
 
 def _special_spans(t: str) -> list[tuple[int, int, bool]]:
@@ -275,7 +347,7 @@ def _special_spans(t: str) -> list[tuple[int, int, bool]]:
     """
     urls = _url_spans(t)
     out = [(s, e, True) for s, e in urls]
-    if t.isascii():
+    if t.isascii() or not _may_hold_emoji_sequence(t):
         return out
     emoji: list[tuple[int, int, bool]] = []
     u = 0
@@ -295,6 +367,13 @@ def _special_spans(t: str) -> list[tuple[int, int, bool]]:
 
 def _x_length(text: str) -> int:
     t = _nfc(text)
+    if t.isascii():  # no emoji, every character weighs 1
+        if _DOMAIN_DOT.search(t) is None:
+            return len(t)  # no URL either
+        total = len(t)
+        for s, e in _url_spans(t):
+            total += X_URL_WEIGHT - (e - s)
+        return total
     total = _x_plain(t)
     for s, e, is_url in _special_spans(t):
         total += (X_URL_WEIGHT if is_url else X_EMOJI_WEIGHT) - _x_plain(t[s:e])
@@ -344,6 +423,12 @@ _ENDERS = frozenset(".!?\u2026\u203c\u2049\u3002\uff01\uff1f\uff61")
 _CJK_ENDERS = frozenset("\u3002\uff01\uff1f\uff61")
 _CLOSERS = frozenset(")]}\"'\u2019\u201d\u00bb\u300d\u300f\uff09\u3011\u3015")
 _EXTENDERS = frozenset("\u200c\u200d\ufe0e\ufe0f")
+_CJK_BREAK_CANDIDATE = re.compile(
+    "[" + re.escape("".join(sorted(_CJK_ENDERS | _CLOSERS))) + "]"
+)
+_SPACE_RUN = re.compile(rb"\x01+")
+#: str.isspace() for each ASCII character, as bytes (1: whitespace)
+_ASCII_SPACE = bytes(int(chr(c).isspace()) for c in range(128)) + bytes(128)
 
 
 def _is_extender(c: str) -> bool:
@@ -384,17 +469,52 @@ class _Atoms:
             if w <= max_weight:  # one longer than a part is split like a long word
                 specials[s] = (e, w)
         starts: list[int] = []
-        prefix = [0]
-        space: list[bool] = []
-        total = heaviest = 0
+        weights: list[int] = []
+        space = bytearray()  # 1: a whitespace atom
         n = len(t)
+        stops = sorted(specials)
+        stops.append(n)
+        k = 0
         i = 0
         while i < n:
             special = specials.get(i)
             if special is not None:
                 end, w = special
-                is_space = False
-            else:
+                starts.append(i)
+                weights.append(w)
+                space.append(False)
+                i = end
+                continue
+            while stops[k] < i:  # the next special start (those inside a special are passed)
+                k += 1
+            stop = stops[k]
+            seg = t[i:stop]
+            if seg.isascii():
+                # plain ASCII: each character is an atom weighing 1 on every platform
+                starts.extend(range(i, stop))
+                weights.extend([1] * (stop - i))
+                space.extend(seg.encode().translate(_ASCII_SPACE))
+                i = stop
+                continue
+            chars = set(seg)
+            if t[stop - 1 : stop] != "\u200d" and not any(
+                c == "\u200d" or _is_extender(c) for c in chars
+            ):
+                # nothing joins characters here: each is an atom (looked at once per
+                # distinct character, so a long run of one character costs little)
+                weight = {c: cp(c) for c in chars}
+                starts.extend(range(i, stop))
+                if all(w == 1 for w in weight.values()):
+                    weights.extend([1] * (stop - i))
+                else:
+                    weights.extend([weight[c] for c in seg])
+                if any(c.isspace() for c in chars):
+                    space.extend([c.isspace() for c in seg])
+                else:
+                    space.extend(bytes(stop - i))
+                i = stop
+                continue
+            while i < stop:
                 c = t[i]
                 w = cp(c)
                 end = i + 1
@@ -408,14 +528,14 @@ class _Atoms:
                             break
                         w += cw
                         end += 1
-            if w > max_weight:
-                raise ValueError("the limit leaves no room for a single character")
-            heaviest = max(heaviest, w)
-            starts.append(i)
-            total += w
-            prefix.append(total)
-            space.append(is_space)
-            i = end
+                starts.append(i)
+                weights.append(w)
+                space.append(is_space)
+                i = end
+        heaviest = max(weights, default=0)
+        if heaviest > max_weight:
+            raise ValueError("the limit leaves no room for a single character")
+        prefix = [0, *accumulate(weights)]
         starts.append(n)
         self.starts, self.prefix, self.space = starts, prefix, space
         self.heaviest = heaviest
@@ -437,43 +557,52 @@ class _Atoms:
     def _breaks(self, t: str) -> None:
         # for each level, the chunk ends (atom indexes, ascending) at which a break of that
         # level or a better one may end a chunk, and where the next chunk then starts
-        self.ends: list[list[int]] = [[], [], [], []]
-        self.resumes: list[list[int]] = [[], [], [], []]
         starts, space = self.starts, self.space
         n = len(space)
-        k = 0
-        while k < n:
-            if space[k]:
-                s = k
-                while k < n and space[k]:
-                    k += 1
-                if s == 0 or k == n:
-                    continue
-                newlines = t.count("\n", starts[s], starts[k])
-                if newlines >= 2:
-                    level = _PARAGRAPH
-                elif newlines == 1:
-                    level = _LINE
-                elif self._sentence_end(t, s - 1, _ENDERS):
-                    level = _SENTENCE
-                else:
-                    level = _WORD
-                self._add_break(level, s, k)
+        found: list[tuple[int, int, int]] = []  # (end, resume, level)
+        enders = _ENDERS | _CLOSERS
+        # runs of whitespace atoms (found by the regex engine, not atom by atom)
+        for m in _SPACE_RUN.finditer(space):
+            s, k = m.span()
+            if s == 0 or k == n:
                 continue
-            if k > 0 and not space[k - 1]:
-                before = t[starts[k] - 1]
-                if (
-                    (before in _CJK_ENDERS or before in _CLOSERS)
-                    and t[starts[k]] not in _CLOSERS
-                    and self._sentence_end(t, k - 1, _CJK_ENDERS)
-                ):
-                    self._add_break(_SENTENCE, k, k)  # CJK sentences need no space
-            k += 1
-
-    def _add_break(self, level: int, end: int, resume: int) -> None:
-        for lv in range(level, 4):
-            self.ends[lv].append(end)
-            self.resumes[lv].append(resume)
+            a, b = starts[s], starts[k]
+            if b - a == 1 and t[a] == " ":
+                newlines = 0
+            else:
+                newlines = t.count("\n", a, b)
+            if newlines >= 2:
+                level = _PARAGRAPH
+            elif newlines == 1:
+                level = _LINE
+            elif t[a - 1] in enders and self._sentence_end(t, s - 1, _ENDERS):
+                level = _SENTENCE
+            else:
+                level = _WORD
+            found.append((s, k, level))
+        # CJK sentences need no space: a break between two non-space atoms after a CJK
+        # sentence end (and closing quotes); only the characters that can end one are looked at
+        cjk = False
+        for c in _CJK_BREAK_CANDIDATE.finditer(t):
+            k = bisect_right(starts, c.start())  # the atom after the one holding the character
+            if (
+                k < n
+                and starts[k] == c.end()
+                and not space[k]
+                and not space[k - 1]
+                and t[starts[k]] not in _CLOSERS
+                and self._sentence_end(t, k - 1, _CJK_ENDERS)
+            ):
+                found.append((k, k, _SENTENCE))
+                cjk = True
+        if cjk:
+            found.sort()
+        self.ends: list[list[int]] = [
+            [e for e, _, lv in found if lv <= level] for level in range(4)
+        ]
+        self.resumes: list[list[int]] = [
+            [r for _, r, lv in found if lv <= level] for level in range(4)
+        ]
 
     def last_break(self, level: int, lo: int, hi: int) -> tuple[int, int] | None:
         """The last break of ``level`` or better ending a chunk in (lo, hi]."""

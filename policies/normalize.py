@@ -440,12 +440,15 @@ class _View:
 
     protected: list[tuple[int, int]]
     padded: bytes  # the text as bytes, protected spans blanked, one space each side
-    tokens: list[bytes]
+    tokens: frozenset[bytes]  # a set: the detectors only ask which words occur
+    _ndigits: int = -1
 
     @property
     def ndigits(self) -> int:
         """Digits outside URLs, e-mail addresses and handles."""
-        return len(self.padded) - len(self.padded.translate(None, _DIGITS))
+        if self._ndigits < 0:
+            self._ndigits = len(self.padded) - len(self.padded.translate(None, _DIGITS))
+        return self._ndigits
 
 
 def _view(text: str) -> _View:
@@ -454,7 +457,7 @@ def _view(text: str) -> _View:
     if protected:
         raw = _blank(raw, protected, b"#")
     padded = b" " + raw + b" "
-    return _View(protected, padded, padded.translate(_TOKEN_VIEW).split())
+    return _View(protected, padded, frozenset(padded.translate(_TOKEN_VIEW).split()))
 
 
 def _edits(text: str, view: _View) -> list[Edit]:
@@ -523,7 +526,7 @@ def _edits(text: str, view: _View) -> list[Edit]:
 
     # words hyphenated together: order-number, zip-code, date-of-birth
     if "-" in text and not _HYPHEN_WORDS.isdisjoint(view.tokens):
-        edits.extend(_hyphen_joins(text, protected))
+        edits.extend(_hyphen_joins(text, padded))
 
     # abbreviations and "number" words
     hits = _TRIGGERS.intersection(view.tokens)
@@ -557,18 +560,22 @@ _LETTERS_BEFORE = re.compile(r"[a-z]{1,16}\Z")
 _LETTERS_AT = re.compile(r"[a-z]{1,16}")
 
 
-def _hyphen_joins(text: str, protected: list[tuple[int, int]]) -> list[Edit]:
+def _hyphen_joins(text: str, padded: bytes) -> list[Edit]:
+    """``padded``: the view's bytes (protected spans blanked), so hyphens in URLs and
+    e-mail addresses are not even looked at."""
     edits: list[Edit] = []
-    i = text.find("-")
+    k = padded.find(b"-", 1)  # view coordinates: padded[k] is text[k - 1]
     count = 0
-    while i > 0 and count < 64:
+    while k > 1 and count < 64:
         count += 1
-        left = _LETTERS_BEFORE.search(text, max(0, i - 16), i)
-        right = _LETTERS_AT.match(text, i + 1)
-        if left and right and left.group() in _HYPHEN_WORD_STR and \
-                right.group() in _HYPHEN_WORD_STR and not _inside(i, protected):
-            edits.append((i, i + 1, " "))
-        i = text.find("-", i + 1)
+        i = k - 1
+        if "a" <= text[i - 1] <= "z" and "a" <= text[i + 1 : i + 2] <= "z":
+            left = _LETTERS_BEFORE.search(text, max(0, i - 16), i)
+            right = _LETTERS_AT.match(text, i + 1)
+            if left and right and left.group() in _HYPHEN_WORD_STR and \
+                    right.group() in _HYPHEN_WORD_STR:
+                edits.append((i, i + 1, " "))
+        k = padded.find(b"-", k + 1)
     return edits
 
 

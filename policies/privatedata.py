@@ -1400,9 +1400,13 @@ def find_private_data(text: str) -> list[Found]:
     t, index, view = a.folded, a.folded_index, a.view
     ndigits = view.ndigits
     tokens = view.tokens
+    email = "@" in t and _EMAIL_AT.search(t) is not None
+    if ndigits == 0 and not email and (
+        (":" not in t and " is " not in t)
+        or (_LOCATOR_WORDS.isdisjoint(tokens) and _SECRET_LABELS.isdisjoint(tokens))
+    ):
+        return []  # nothing below could find anything
     urls = [(s, e) for s, e in view.protected if "://" in t[s:e] or t.startswith("www.", s)]
-    if ndigits == 0 and "@" not in t and ":" not in t and " is " not in t:
-        return []
 
     def orig(s: int, e: int) -> tuple[int, int]:
         if index is None:
@@ -1418,7 +1422,7 @@ def find_private_data(text: str) -> list[Found]:
         found.append((cat, s, e))
         taken.add(s, e)
 
-    if "@" in t:
+    if email:
         for s, e in _emails(t):
             add("email", s, e)
 
@@ -1514,6 +1518,11 @@ _NOT_SECRETS = frozenset(
     and or but still now""".split()
 )
 _DOB_WORDS = frozenset(b"birth dob d.o.b birthdate born birthday".split() + [b"d"])
+
+
+# an '@' that can join an e-mail address: a character of the local part before it, a
+# letter or digit after it (the pattern starts with the literal '@': a fast scan)
+_EMAIL_AT = re.compile(r"@(?<=[a-z0-9._%+'\-]@)(?=[a-z0-9])")
 
 
 def _emails(t: str) -> Iterable[tuple[int, int]]:
