@@ -233,6 +233,20 @@ class EventKind(enum.StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     DELIVERY_UNCERTAIN = "delivery_uncertain"
     IGNORED = "ignored"
+    #: the claimer was told their lease runs out soon / a first-response target is near
+    WARNED = "warned"
+    #: a claim's lease ran out unanswered: released and offered again
+    LEASE_EXPIRED = "lease_expired"
+    #: a lead took a claim over from its holder
+    TAKEN_OVER = "taken_over"
+    #: a staff member set their own status (on, away, off, auto)
+    STATUS = "status"
+    #: the customer was told the desk is closed and when to expect an answer
+    ACKNOWLEDGED = "acknowledged"
+    #: roster, routing or policy files changed and the change was applied
+    CONFIG_CHANGED = "config_changed"
+    #: an edit of the files was invalid; the previous configuration stays in force
+    CONFIG_REJECTED = "config_rejected"
 
 
 @dataclass(frozen=True, slots=True)

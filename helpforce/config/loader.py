@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from helpforce.config.routing import RoutingSettings
 from helpforce.config.schema import (
     HelpforceSettings,
     PlatformSettings,
@@ -36,11 +37,15 @@ from helpforce.config.yamlpos import (
 SETTINGS_FILE = "helpforce.yaml"
 ROSTER_FILE = "roster.yaml"
 POLICIES_FILE = "policies.yaml"
-FILES: tuple[str, ...] = (SETTINGS_FILE, ROSTER_FILE, POLICIES_FILE)
+ROUTING_FILE = "routing.yaml"
+FILES: tuple[str, ...] = (SETTINGS_FILE, ROSTER_FILE, POLICIES_FILE, ROUTING_FILE)
+#: files that may be absent (their defaults apply)
+OPTIONAL_FILES = frozenset({ROUTING_FILE})
 _MODELS: dict[str, type[BaseModel]] = {
     SETTINGS_FILE: HelpforceSettings,
     ROSTER_FILE: Roster,
     POLICIES_FILE: PolicySettings,
+    ROUTING_FILE: RoutingSettings,
 }
 
 
@@ -52,8 +57,9 @@ class Config:
     roster: Roster
     policies: PolicySettings
     config_dir: Path
-    #: sha256 over the three files' bytes: tells whether a reload changed anything
+    #: sha256 over the files' bytes: tells whether a reload changed anything
     files_hash: str
+    routing: RoutingSettings = RoutingSettings()
 
     def enabled_platforms(self) -> dict[str, PlatformSettings]:
         return self.settings.enabled_platforms()
@@ -150,6 +156,8 @@ def _validate(
     config_dir: Path, name: str, context: dict[str, Any], errors: list[ConfigError]
 ) -> tuple[BaseModel | None, Positions, bytes]:
     shown = str(config_dir / name)
+    if name in OPTIONAL_FILES and not (config_dir / name).exists():
+        return _MODELS[name].model_validate({}, context=context), Positions(), b""
     doc = load_yaml_file(config_dir / name, shown)
     errors.extend(doc.errors)
     if doc.data is None and doc.errors:
@@ -199,11 +207,42 @@ def load_config(
         digest.update(raw)
     if errors:
         raise ConfigErrors(errors)
-    settings, roster, policies = (models[n] for n in FILES)
+    settings, roster, policies, routing = (models[n] for n in FILES)
     assert isinstance(settings, HelpforceSettings)
     assert isinstance(roster, Roster)
     assert isinstance(policies, PolicySettings)
-    return Config(settings, roster, policies, config_dir, digest.hexdigest())
+    assert isinstance(routing, RoutingSettings)
+    _cross_check(settings, set(factories), routing, config_dir, errors)
+    if errors:
+        raise ConfigErrors(errors)
+    return Config(settings, roster, policies, config_dir, digest.hexdigest(), routing)
+
+
+def _cross_check(
+    settings: HelpforceSettings,
+    installed: set[str],
+    routing: RoutingSettings,
+    config_dir: Path,
+    errors: list[ConfigError],
+) -> None:
+    """Platforms routing.yaml names must be installed or configured."""
+    shown = str(config_dir / ROUTING_FILE)
+    doc = load_yaml_file(config_dir / ROUTING_FILE, shown) if (
+        config_dir / ROUTING_FILE
+    ).exists() else None
+    positions = doc.positions if doc is not None else Positions()
+    problems: list[Problem] = []
+    known = installed | set(settings.platforms)
+    for i, ch in enumerate(routing.channels):
+        if ch.platform not in known:
+            problems.append(Problem(("channels", i, "platform"),
+                                    f"unknown platform '{ch.platform}'"))
+    for i, route in enumerate(routing.routes):
+        for j, p in enumerate(route.match.platforms):
+            if p not in known:
+                problems.append(Problem(("routes", i, "match", "platforms", j),
+                                        f"unknown platform '{p}'"))
+    errors.extend(_to_error(p, positions, shown) for p in problems)
 
 
 def check_config(

@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from helpforce.config.timespec import TimeWindow, TimeZone
 from helpforce.config.yamlpos import YamlPath, render_path
 from helpforce.models import Role
 
@@ -349,6 +350,12 @@ class StaffMember(Frozen):
     accounts: dict[str, str] = Field(default_factory=dict)
     #: platforms on which this person gets direct notifications; each needs an account
     notify: tuple[str, ...] = ()
+    #: the time zone their shifts and quiet hours are written in
+    timezone: TimeZone = "UTC"
+    #: when they are on shift; none = always (unless they say they are away or off)
+    shifts: tuple[TimeWindow, ...] = ()
+    #: no direct notifications in these windows (they may still claim from the staff channel)
+    quiet_hours: tuple[TimeWindow, ...] = ()
 
     @field_validator("id", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ mapping key's position too, and a repeated key is reported. Lines and columns ar
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ import yaml
 YamlPath = tuple[str | int, ...]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_INT_TAG = "tag:yaml.org,2002:int"
+#: ``9:00`` unquoted: YAML 1.1 reads it as the base-60 number 540; a clock time is meant
+_CLOCK_TIME = re.compile(r"[0-2]?[0-9]:[0-5][0-9]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,8 @@ class _Walker:
     def walk(self, node: yaml.Node, path: YamlPath) -> Any:
         self.positions.values.setdefault(path, _mark(node))
         if isinstance(node, yaml.ScalarNode):
+            if node.tag == _INT_TAG and node.style is None and _CLOCK_TIME.fullmatch(node.value):
+                return node.value
             return self.loader.construct_object(node, deep=True)
         if id(node) in self.open:  # an alias inside its own anchor: ``&a [*a]``
             self.error(_mark(node), path, "a YAML alias may not refer to its own enclosing value")
