@@ -24,6 +24,7 @@ from helpforce.outbox import Outbox, OutboxPolicy
 from helpforce.policy import load_engine
 from helpforce.ratelimit import PlatformLimiter
 from helpforce.store import Store
+from helpforce.timers import TimerLoop
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class App:
         self.store: Store | None = None
         self.desk: Desk | None = None
         self.outbox: Outbox | None = None
+        self.timers: TimerLoop | None = None
 
     async def __aenter__(self) -> App:
         await self.start()
@@ -118,6 +120,9 @@ class App:
         caps = {p: a.capabilities for p, a in self.adapters.items()}
         self.desk = Desk(self.store, cfg, policy, self.clock, caps)
         self.desk.observers.extend(self.observers)
+        await self.desk.open()
+        self.timers = TimerLoop(self.clock, self.desk.next_due, self.desk.fire_due)
+        self.desk.on_timer = self.timers.wake
         limiters = {}
         platforms = cfg.enabled_platforms()
         for p in self.adapters:
@@ -146,6 +151,8 @@ class App:
                 log.error("%s: failed to start: %s", platform, self.failed[platform])
         await self.outbox.start()
         self.desk.ready.set()
+        # deadlines that passed while the daemon was down fire now
+        await self.timers.start()
         # what exists now (config, roster, modules) lives as long as the daemon: keep it out
         # of the cyclic garbage collector's full passes (31 ms with a 3,000-staff roster)
         gc.freeze()
@@ -164,6 +171,9 @@ class App:
         (their cursor was not saved)."""
         if self.desk is not None:
             self.desk.ready.clear()
+        if self.timers is not None:
+            await self.timers.stop()
+            self.timers = None
         if self.outbox is not None:
             await self.outbox.stop(drain)
             self.outbox = None

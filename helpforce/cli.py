@@ -160,6 +160,52 @@ def demo(config_dir: str | None, questions: int, as_json: bool, db: str | None, 
         raise SystemExit(2)
 
 
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--config", "config_dir", help=CONFIG_HELP)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: every question and the summary.")
+@click.option("--db", help="Keep the simulated day's database here, for `helpforce questions "
+              "show` [default: a temporary file, deleted afterwards]; never the deployment's.")
+@click.option("--timeline", default=200, show_default=True, type=click.IntRange(0, None),
+              help="Timeline lines to show without --json (0: the summary only).")
+@click.option("--channel-claimers", default=3, show_default=True, type=click.IntRange(0, 50),
+              help="For each staff-channel post, how many of the quickest available matching "
+                   "staff try to claim it.")
+def simulate(scenario: str, config_dir: str | None, as_json: bool, db: str | None,
+             timeline: int, channel_claimers: int) -> None:
+    """Play SCENARIO (a YAML file: staff behaviour, questions, roster changes) through the real
+    desk, routing, store, timers and outbox on a virtual clock, and show how the roster copes.
+
+    Questions appear to come from X, Telegram, Discord or the local platform; each is played
+    by a local platform with that platform's limits (X: 280 characters, 100 posts per 15
+    minutes; Telegram: 30 messages/s, 1/s per chat; Discord: 50/s). Staff claim, answer and
+    resolve from their roster accounts after the delays the scenario gives them. A day takes
+    seconds. Prints a timeline and a summary, or with --json one object with `questions` and
+    `summary`. Scenario mistakes are reported as FILE:LINE:COL: field: message (exit 1).
+    """
+    sim_mod = importlib.import_module("helpforce.adapters.local.simulate")
+    scenario_mod = importlib.import_module("helpforce.adapters.local.scenario")
+    path = Path(scenario)
+    if not path.is_file():
+        raise click.ClickException(f"{scenario}: no such scenario file")
+    try:
+        config = sim_mod.load_sim_config(_config_dir(config_dir))
+        loaded = scenario_mod.load_scenario(path, roster=config.roster,
+                                            factories=sim_mod.factories())
+    except ConfigErrors as exc:
+        for error in exc.errors:
+            click.echo(str(error), err=True)
+        raise SystemExit(1) from None
+    opts = sim_mod.SimOptions(db=db, channel_claimers=channel_claimers,
+                              timeline=0 if as_json else timeline)
+    sim, report = _run(sim_mod.simulate(loaded, config, opts))
+    if as_json:
+        click.echo(json.dumps(report, sort_keys=True))
+    else:
+        sim_mod.print_report(sim, report, sys.stdout)
+
+
 async def _with_store(path: str, fn: Callable[[Store], Awaitable[T]]) -> T:
     store = Store(path, readonly=True)
     await store.open()

@@ -21,15 +21,21 @@ COMMANDS: dict[str, tuple[bool, bool]] = {
     "details": (True, False),
     "send": (True, False),
     "override": (True, True),
+    "takeover": (True, False),
     "queue": (False, False),
     "help": (False, False),
+    "on": (False, False),
+    "away": (False, False),
+    "off": (False, False),
+    "auto": (False, False),
 }
 
 HELP = (
     "Commands: /claim N · /answer N text · /ask N text (answer and wait for the customer) "
     "· /dm N text (move to private) · /note N text "
     "(internal) · /release N · /resolve N · /transfer N staff-id · /details N · /queue · "
-    "/send N (the compliant version of a stopped reply) · /override N reason (leads). "
+    "/send N (the compliant version of a stopped reply) · /override N reason (leads) · "
+    "/takeover N (leads) · /on · /away · /off · /auto (follow your shifts). "
     "Or reply to a question's notification: plain text answers it, a /command without "
     "a number applies to it."
 )

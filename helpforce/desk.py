@@ -20,6 +20,7 @@ from helpforce import texts
 from helpforce.adapter import Capabilities
 from helpforce.clock import Clock
 from helpforce.commands import HELP, Command, UnknownCommand, parse_action, parse_command
+from helpforce.config.routing import Route, Strategy
 from helpforce.models import (
     CLAIMABLE_STATES,
     CUSTOMER_FACING_KINDS,
@@ -37,7 +38,10 @@ from helpforce.models import (
     check_transition,
 )
 from helpforce.policy import CheckContext, PolicyEngine, Verdict
+from helpforce.routing import STATUSES, Router, wave_size
+from helpforce.schedule import describe_local, next_open
 from helpforce.store import Row, Store, Tx, save_cursor
+from helpforce.tagging import Tagger
 
 if TYPE_CHECKING:
     from helpforce.config import Config
@@ -67,6 +71,9 @@ class Q:
     dm_conversation: str | None
     created_at: float
     resolved_at: float | None
+    tags: tuple[str, ...] = ()
+    language: str | None = None
+    route: str | None = None
 
     @classmethod
     def from_row(cls, r: Row) -> Q:
@@ -86,6 +93,9 @@ class Q:
             dm_conversation=r["dm_conversation"],
             created_at=r["created_at"],
             resolved_at=r["resolved_at"],
+            tags=tuple(json.loads(r["tags"])),
+            language=r["language"],
+            route=r["route"],
         )
 
 
@@ -103,6 +113,8 @@ class _Step:
         default_factory=dict
     )
     loads: dict[str, int] | None = None
+    #: timers to write (insert or replace) before the step ends
+    timers: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Desk:
@@ -127,9 +139,35 @@ class Desk:
         #: set by the App once the outbox has caught up after a restart; until then the
         #: sinks hold platform events back (adapters may already be connected)
         self.ready = asyncio.Event()
-        self._rotation = 0
-        self._eligible: tuple[tuple[StaffMember, str, str], ...] = ()
-        self._eligible_for: Config | None = None
+        #: told the due time of every timer a committed step set (the timer loop's wake)
+        self.on_timer: Callable[[float], None] = lambda due: None
+        self.router = Router(config.roster, capabilities)
+        self.tagger = Tagger(config.routing, _languages(config))
+        self._routing_for = config
+
+    async def open(self) -> None:
+        """Read what staff said about themselves (/on, /away, /off) before the first step."""
+        for r in await self.store.fetchall("SELECT staff_id, status FROM presence"):
+            if r[1] in STATUSES:
+                self.router.status[r[0]] = r[1]
+
+    def _routing(self) -> Router:
+        """The router for the configuration in force (rebuilt when it was replaced)."""
+        if self._routing_for is not self.config:
+            old = self.router
+            self.router = Router(self.config.roster, self.capabilities, old.status,
+                                 old.last_offered)
+            self.tagger = Tagger(self.config.routing, _languages(self.config))
+            self._routing_for = self.config
+        return self.router
+
+    def _route(self, q: Q) -> Route:
+        routing = self.config.routing
+        for r in routing.routes:
+            if r.name == q.route:
+                return r
+        # the route was renamed or removed by a reload: match again
+        return routing.route_for(q.platform, frozenset(q.tags), q.language or "")
 
     # -- the inbound sink ------------------------------------------------------------------
 
@@ -233,6 +271,7 @@ class Desk:
         await self._prefetch(st, platform, fresh)
         for e in fresh:
             await self._handle(st, e)
+        await self._write_timers(st)
         if cursor is not None:
             await save_cursor(tx, platform, cursor, st.now)
 
@@ -423,8 +462,11 @@ class Desk:
     async def _new_question(self, st: _Step, e: Inbound) -> Q:
         # read what fan-out needs first: nothing may be flushed between the offer's rows and
         # the question row they reference (foreign keys are checked at once)
-        if self.config.settings.desk.notify_limit:
-            await self._loads(st)
+        await self._loads(st)
+        self._routing()
+        kind = self.tagger.classify(e.platform, e.conversation, e.text)
+        tags = tuple(sorted(kind.tags))
+        route = self.config.routing.route_for(e.platform, kind.tags, kind.language)
         qid = st.tx.new_id("questions")
         q = Q(
             id=qid,
@@ -442,6 +484,9 @@ class Desk:
             dm_conversation=e.conversation if e.visibility is Visibility.PRIVATE else None,
             created_at=st.now,
             resolved_at=None,
+            tags=tags,
+            language=kind.language,
+            route=route.name,
         )
         st.questions[qid] = q
         st.latest[(e.platform, e.author.user_id)] = qid
@@ -453,9 +498,13 @@ class Desk:
             platform=e.platform,
             message_id=e.message_id,
             visibility=e.visibility.value,
+            tags=list(tags),
+            language=kind.language,
+            language_source=kind.language_source,
+            route=route.name,
         )
         # fan out before the insert, so the row goes in once with its final state
-        await self._offer(st, q, e.text)
+        await self._offer(st, q, e.text, fresh=True)
         st.tx.insert(
             "questions",
             {
@@ -476,10 +525,37 @@ class Desk:
                 "created_at": st.now,
                 "updated_at": st.now,
                 "resolved_at": None,
+                "tags": json.dumps(list(tags)),
+                "language": kind.language,
+                "route": route.name,
             },
         )
         self._store_inbound(st, qid, e, "question")
+        self._deadlines(st, q, route)
         return q
+
+    def _deadlines(self, st: _Step, q: Q, route: Route) -> None:
+        """SLA timers of a new question; outside business hours, the clock starts when the
+        desk opens, and the customer is told when to expect an answer."""
+        routing = self.config.routing
+        opens = next_open(routing.business_hours, routing.timezone, st.now)
+        start = st.now if opens is None else max(opens, st.now)
+        if opens is not None and opens > st.now:
+            expect = start + (route.first_response or 0.0)
+            text = texts.after_hours(
+                self.config.settings.desk.brand,
+                describe_local(opens, routing.timezone),
+                describe_local(expect, routing.timezone),
+            )
+            private = q.dm_conversation is not None
+            self._enqueue(st, q.id, self._to_customer(st, q, text, private),
+                          kind="ack", role="bot")
+            self._event(st, q.id, EventKind.ACKNOWLEDGED, opens_at=opens, expect_by=expect)
+        if route.first_response is not None:
+            self._set_timer(st, q.id, "first_response", start + route.first_response,
+                            fresh=True)
+        if route.resolution is not None:
+            self._set_timer(st, q.id, "resolution", start + route.resolution, fresh=True)
 
     async def _followup(self, st: _Step, q: Q, e: Inbound) -> None:
         self._store_inbound(st, q.id, e, "followup")
@@ -529,12 +605,62 @@ class Desk:
             st.loads = {r[0]: r[1] for r in rows}
         return st.loads
 
-    async def _offer(self, st: _Step, q: Q, text: str) -> None:
-        """Offer a question: one post per staff channel, plus a bounded wave of direct
-        notifications. Never one platform call per roster member."""
+    async def _offer(
+        self, st: _Step, q: Q, text: str, *, wave: int = 1, exclude: Sequence[str] = (),
+        fresh: bool = False,
+    ) -> None:
+        """Offer a question along its route: ``broadcast`` posts once in each staff channel
+        (every available matching staff member sees it there); ``waves`` notifies the best
+        matches directly, a few more every ``wave_interval`` while it stays unclaimed. Never
+        one platform call per roster member. ``fresh``: the question row is not written yet."""
         cfg = self.config
+        router = self._routing()
+        route = self._route(q)
+        language = q.language or cfg.routing.languages.default
         channels: list[str] = []
-        for platform, ps in cfg.enabled_platforms().items():
+        if wave == 1 and (route.staff_channel or route.strategy is Strategy.BROADCAST):
+            channels = self._post_offer(st, q, text)
+        data: dict[str, Any] = {"wave": wave, "route": route.name}
+        chosen: list[str] = []
+        if route.strategy is Strategy.BROADCAST and channels:
+            data["audience"] = len(router.audience(st.now, q.tags, language))
+        else:
+            n = wave_size(route, cfg.settings.desk.notify_limit)
+            pick = router.pick(st.now, q.tags, language, n, await self._loads(st), exclude,
+                               route.fallback)
+            bodies: dict[bool, str] = {}
+            for t in pick.targets:
+                caps = self.capabilities[t.platform]
+                if caps.buttons not in bodies:
+                    bodies[caps.buttons] = texts.offer(
+                        q.id, q.platform, q.customer_handle, q.visibility, text, caps.buttons
+                    )
+                dm_buttons = (Button("Claim", f"claim:{q.id}"),) if caps.buttons else ()
+                self._enqueue(
+                    st, q.id,
+                    Outgoing(t.platform, f"dm:{t.user_id}", bodies[caps.buttons],
+                             Visibility.PRIVATE, buttons=dm_buttons, dm_user=t.user_id),
+                    kind="offer", role="bot", audience="staff", staff_id=t.staff.id,
+                )
+                chosen.append(t.staff.id)
+            router.offered(chosen, st.now)
+            if pick.fallback:
+                data["fallback"] = pick.fallback
+            if wave < route.max_waves and n:
+                self._set_timer(st, q.id, "wave", st.now + route.wave_interval, fresh=fresh,
+                                wave=wave + 1)
+        if channels or chosen:
+            self._event(st, q.id, EventKind.OFFERED, channels=channels, staff=chosen, **data)
+            if q.state is not State.OFFERED:
+                check_transition(q.state, State.OFFERED)
+                q.state = State.OFFERED
+        elif wave == 1:
+            await self._escalate(st, q, "nobody available to offer it to", fresh=fresh)
+
+    def _post_offer(self, st: _Step, q: Q, text: str) -> list[str]:
+        """One post per platform's staff channel; returns where it went."""
+        channels: list[str] = []
+        for platform, ps in self.config.enabled_platforms().items():
             if ps.staff_channel and platform in self.capabilities:
                 caps = self.capabilities[platform]
                 body = texts.offer(
@@ -551,69 +677,212 @@ class Desk:
                     kind="offer", role="bot", audience="staff",
                 )
                 channels.append(f"{platform}:{ps.staff_channel}")
-        limit = cfg.settings.desk.notify_limit
-        chosen: list[str] = []
-        eligible = self._notifiable()
-        bodies: dict[bool, str] = {}
-        if limit and eligible:
-            loads = await self._loads(st)
-            # rotate through the roster, skipping people at their claim limit: O(limit) per
-            # question, whatever the roster's size (skill and shift routing come later)
-            n = len(eligible)
-            start = self._rotation % n
-            for i in range(n):
-                s, platform, user_id = eligible[(start + i) % n]
-                if loads.get(s.id, 0) >= s.max_open_claims:
-                    continue
-                caps = self.capabilities[platform]
-                if caps.buttons not in bodies:
-                    bodies[caps.buttons] = texts.offer(
-                        q.id, q.platform, q.customer_handle, q.visibility, text, caps.buttons
-                    )
-                body = bodies[caps.buttons]
-                dm_buttons = (Button("Claim", f"claim:{q.id}"),) if caps.buttons else ()
-                self._enqueue(
-                    st, q.id,
-                    Outgoing(platform, f"dm:{user_id}", body, Visibility.PRIVATE,
-                             buttons=dm_buttons, dm_user=user_id),
-                    kind="offer", role="bot", audience="staff", staff_id=s.id,
-                )
-                chosen.append(s.id)
-                if len(chosen) == limit:
-                    self._rotation = start + i + 1
-                    break
-            else:
-                self._rotation = start + 1
-        if channels or chosen:
-            self._event(st, q.id, EventKind.OFFERED, channels=channels, staff=chosen)
-            if q.state is not State.OFFERED:
-                check_transition(q.state, State.OFFERED)
-                q.state = State.OFFERED
-        else:
-            self._event(st, q.id, EventKind.ESCALATED, reason="nobody available to offer it to")
+        return channels
+
+    async def _escalate(
+        self, st: _Step, q: Q, why: str, *, fresh: bool = False, **data: Any
+    ) -> None:
+        """Make a question visibly a lead's problem: the best available leads are told
+        directly (a bounded few), each staff channel gets one post, and an unheld question
+        goes to the escalated state (still claimable by anyone)."""
+        route = self._route(q)
+        language = q.language or self.config.routing.languages.default
+        loads = await self._loads(st) if not fresh else (st.loads or {})
+        leads = self._routing().leads(st.now, language, route.escalate_to, loads)
+        note = texts.escalation(q.id, q.platform, q.customer_handle, why)
+        for t in leads:
+            self._notify_staff(st, t.staff, q, note)
+        channels = []
+        for platform, ps in self.config.enabled_platforms().items():
+            if ps.staff_channel and platform in self.capabilities:
+                self._enqueue(st, q.id, Outgoing(platform, ps.staff_channel, note,
+                                                 Visibility.PUBLIC),
+                              kind="notice", role="bot", audience="staff")
+                channels.append(f"{platform}:{ps.staff_channel}")
+        self._event(st, q.id, EventKind.ESCALATED, reason=why,
+                    to=[t.staff.id for t in leads], channels=channels, **data)
+        if q.claimed_by is None and q.state in (State.NEW, State.OFFERED):
             check_transition(q.state, State.ESCALATED)
             q.state = State.ESCALATED
-
-    def _notifiable(self) -> tuple[tuple[StaffMember, str, str], ...]:
-        """Staff who can be notified directly, with where: cached per config object."""
-        if self._eligible_for is not self.config:
-            found = []
-            for s in self.config.roster.staff:
-                target = self._notify_target(s)
-                if target is not None:
-                    found.append((s, *target))
-            self._eligible = tuple(found)
-            self._eligible_for = self.config
-        return self._eligible
+            if not fresh:
+                await self._save_state(st, q)
 
     def _notify_target(self, s: StaffMember) -> tuple[str, str] | None:
-        for platform in s.notify:
-            if platform in self.capabilities and platform in s.accounts:
-                return platform, s.accounts[platform]
-        for platform, user_id in s.accounts.items():
-            if platform in self.capabilities and self.capabilities[platform].dms:
-                return platform, user_id
-        return None
+        t = self._routing().target(s)
+        return None if t is None else (t.platform, t.user_id)
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def _set_timer(
+        self, st: _Step, qid: int, kind: str, due: float, *, fresh: bool = False, **data: Any
+    ) -> None:
+        """Set (or move) a question's timer of ``kind``. ``fresh``: the question is being
+        created in this step, so the insert is buffered behind it."""
+        row = {"question_id": qid, "kind": kind, "due_at": due,
+               "data": json.dumps(data, sort_keys=True)}
+        if fresh:
+            st.tx.insert("timers", row)
+        else:
+            st.timers.append(row)
+        st.tx.after_commit(lambda: self.on_timer(due))
+
+    async def _clear_timers(self, st: _Step, qid: int, *kinds: str) -> None:
+        st.timers[:] = [t for t in st.timers if t["question_id"] != qid
+                        or (kinds and t["kind"] not in kinds)]
+        if kinds:
+            await st.tx.execute(
+                f"DELETE FROM timers WHERE question_id = ? AND kind IN "
+                f"({','.join('?' * len(kinds))})", (qid, *kinds),
+            )
+        else:
+            await st.tx.execute("DELETE FROM timers WHERE question_id = ?", (qid,))
+
+    async def _write_timers(self, st: _Step) -> None:
+        if st.timers:
+            rows, st.timers = st.timers, []
+            await st.tx.executemany(
+                "INSERT OR REPLACE INTO timers (question_id, kind, due_at, data) "
+                "VALUES (?, ?, ?, ?)",
+                [(t["question_id"], t["kind"], t["due_at"], t["data"]) for t in rows],
+            )
+
+    async def next_due(self) -> float | None:
+        """When the earliest timer is due (None: no timer is set)."""
+        r = await self.store.fetchone("SELECT MIN(due_at) FROM timers")
+        return None if r is None or r[0] is None else float(r[0])
+
+    async def fire_due(self, now: float) -> int:
+        """Run every timer due by ``now``, in one store step (one by one if that fails, so a
+        timer that cannot be handled is recorded and dropped, never retried forever)."""
+
+        async def batch(tx: Tx) -> int:
+            rows = await tx.fetchall(
+                "SELECT question_id, kind, due_at, data FROM timers WHERE due_at <= ? "
+                "ORDER BY due_at LIMIT 200", (now,),
+            )
+            await self._fire(tx, rows)
+            return len(rows)
+
+        try:
+            return await self.store.transaction(batch)
+        except Exception:
+            log.exception("timers: a batch failed; firing one by one")
+        rows = await self.store.fetchall(
+            "SELECT question_id, kind, due_at, data FROM timers WHERE due_at <= ? "
+            "ORDER BY due_at LIMIT 200", (now,),
+        )
+        for r in rows:
+            try:
+                await self.store.transaction(partial(self._fire, rows=[r]))
+            except Exception:
+                log.exception("timers: %s of question %s failed; dropped", r[1], r[0])
+
+                async def drop(tx: Tx, r: Row = r) -> None:
+                    await tx.execute("DELETE FROM timers WHERE question_id = ? AND kind = ?",
+                                     (r[0], r[1]))
+                    self._event(_Step(tx, self.clock.now()), r[0], EventKind.ESCALATED,
+                                reason=f"the {r[1]} timer could not be handled")
+
+                await self.store.transaction(drop)
+        return len(rows)
+
+    async def _fire(self, tx: Tx, rows: Sequence[Row]) -> None:
+        st = _Step(tx, self.clock.now())
+        if rows:
+            await tx.executemany(
+                "DELETE FROM timers WHERE question_id = ? AND kind = ? AND due_at = ?",
+                [(r[0], r[1], r[2]) for r in rows],
+            )
+        handlers: dict[str, Callable[[_Step, Q, dict[str, Any]], Awaitable[None]]] = {
+            "wave": self._on_wave,
+            "lease_warning": self._on_lease_warning,
+            "lease": self._on_lease,
+            "first_response": self._on_first_response,
+            "first_response_leads": self._on_first_response_leads,
+            "resolution": self._on_resolution,
+        }
+        for r in rows:
+            q = await self._question(st, r[0])
+            handler = handlers.get(r[1])
+            if q is None or handler is None:
+                continue
+            await handler(st, q, json.loads(r[3]))
+        await self._write_timers(st)
+
+    async def _root_text(self, st: _Step, q: Q) -> str:
+        root = await st.tx.fetchone(
+            "SELECT text FROM messages WHERE platform = ? AND platform_message_id = ?",
+            (q.platform, q.root_message),
+        )
+        return str(root[0]) if root else ""
+
+    async def _on_wave(self, st: _Step, q: Q, data: dict[str, Any]) -> None:
+        if q.claimed_by is not None or q.state not in CLAIMABLE_STATES:
+            return
+        offered = [r[0] for r in await st.tx.fetchall(
+            "SELECT DISTINCT staff_id FROM messages WHERE question_id = ? AND kind = 'offer' "
+            "AND staff_id IS NOT NULL", (q.id,),
+        )]
+        await self._offer(st, q, await self._root_text(st, q), wave=int(data.get("wave", 2)),
+                          exclude=offered)
+        await self._save_state(st, q)
+
+    def _lease_holder(self, q: Q, data: dict[str, Any]) -> StaffMember | None:
+        if q.state is not State.CLAIMED or q.claimed_by != data.get("staff"):
+            return None
+        return self.config.roster.get(q.claimed_by or "")
+
+    async def _on_lease_warning(self, st: _Step, q: Q, data: dict[str, Any]) -> None:
+        holder = self._lease_holder(q, data)
+        if holder is None:
+            return
+        left = float(data.get("left", 0.0))
+        self._notify_staff(st, holder, q, texts.lease_warning(q.id, left))
+        self._event(st, q.id, EventKind.WARNED, to=[holder.id], reason="lease",
+                    seconds_left=left)
+
+    async def _on_lease(self, st: _Step, q: Q, data: dict[str, Any]) -> None:
+        holder = self._lease_holder(q, data)
+        if holder is None:
+            return
+        self._event(st, q.id, EventKind.LEASE_EXPIRED, actor=None, staff=holder.id)
+        await self._set(st, q, State.OFFERED, claimed_by=None)
+        if st.loads is not None:
+            st.loads[holder.id] = max(0, st.loads.get(holder.id, 0) - 1)
+        self._notify_staff(st, holder, q, texts.lease_expired(q.id))
+        await self._offer(st, q, await self._root_text(st, q), exclude=[holder.id])
+        await self._save_state(st, q)
+
+    async def _on_first_response(self, st: _Step, q: Q, data: dict[str, Any]) -> None:
+        if q.first_answer_at is not None or q.state is State.RESOLVED:
+            return
+        route = self._route(q)
+        target = texts._minutes(route.first_response or 0.0)
+        why = f"no first response within {target}"
+        holder = self.config.roster.get(q.claimed_by) if q.claimed_by else None
+        if holder is None:
+            await self._escalate(st, q, why, sla="first_response")
+            return
+        self._notify_staff(st, holder, q, texts.sla_warning(q.id, why, route.escalation_grace))
+        self._event(st, q.id, EventKind.WARNED, to=[holder.id], reason=why,
+                    sla="first_response")
+        self._set_timer(st, q.id, "first_response_leads", st.now + route.escalation_grace)
+
+    async def _on_first_response_leads(self, st: _Step, q: Q, data: dict[str, Any]) -> None:
+        if q.first_answer_at is not None or q.state is State.RESOLVED:
+            return
+        route = self._route(q)
+        held = f", held by {q.claimed_by}" if q.claimed_by else ""
+        why = (f"no first response within {texts._minutes(route.first_response or 0.0)} "
+               f"and {texts._minutes(route.escalation_grace)} more{held}")
+        await self._escalate(st, q, why, sla="first_response")
+
+    async def _on_resolution(self, st: _Step, q: Q, data: dict[str, Any]) -> None:
+        if q.state is State.RESOLVED:
+            return
+        route = self._route(q)
+        why = f"not resolved within {texts._minutes(route.resolution or 0.0)}"
+        await self._escalate(st, q, why, sla="resolution")
 
     # -- staff -------------------------------------------------------------------------------
 
@@ -678,6 +947,9 @@ class Desk:
         if cmd.name == "queue":
             await self._queue(st, e, staff)
             return
+        if cmd.name in STATUSES:
+            await self._status(st, e, staff, cmd.name)
+            return
         if cmd.question_id is None:
             self._reply(st, e, f"/{cmd.name} needs a question number, e.g. /{cmd.name} 12.")
             return
@@ -697,6 +969,7 @@ class Desk:
             "details": self._details,
             "send": self._send,
             "override": self._override,
+            "takeover": self._takeover,
         }
         await handlers[cmd.name](st, e, staff, q, cmd.text)
 
@@ -719,6 +992,7 @@ class Desk:
         q.state, q.claimed_by = State.CLAIMED, staff.id
         if st.loads is not None:
             st.loads[staff.id] = st.loads.get(staff.id, 0) + 1
+        self._start_lease(st, q)
         self._event(st, q.id, EventKind.CLAIMED, actor=staff.id, platform=via)
         await self._mark_offers_taken(st, q, staff)
         return True
@@ -933,6 +1207,8 @@ class Desk:
             row = self._enqueue(st, q.id, piece, kind=kind, role=staff.role.value,
                                 staff_id=staff.id, check=False)
         first = q.first_answer_at is None
+        if first:
+            await self._clear_timers(st, q.id, "first_response", "first_response_leads")
         q.first_answer_at = q.first_answer_at or st.now
         q.last_answer_by = staff.id
         await st.tx.execute(
@@ -1016,8 +1292,10 @@ class Desk:
             # already public: alert the author and the leads so they can follow up
             reasons = [f.message for f in verdict.findings if f.action.value != "append"]
             note = texts.after_the_fact(q.id, staff.name, e.platform, reasons)
-            for person in [staff, *[p for p in self.config.roster.leads() if p != staff]]:
+            for person in [staff, *[p for p in self._leads_for(st, q) if p != staff]]:
                 self._notify_staff(st, person, q, note)
+        if q.first_answer_at is None:
+            await self._clear_timers(st, q.id, "first_response", "first_response_leads")
         q.first_answer_at = q.first_answer_at or st.now
         await st.tx.execute(
             "UPDATE questions SET first_answer_at = COALESCE(first_answer_at, ?), "
@@ -1040,11 +1318,9 @@ class Desk:
             return
         self._event(st, q.id, EventKind.RELEASED, actor=staff.id, platform=e.platform)
         await self._set(st, q, State.OFFERED, claimed_by=None)
-        root = await st.tx.fetchone(
-            "SELECT text FROM messages WHERE platform = ? AND platform_message_id = ?",
-            (q.platform, q.root_message),
-        )
-        await self._offer(st, q, root[0] if root else "")
+        if st.loads is not None and st.loads.get(staff.id):
+            st.loads[staff.id] -= 1
+        await self._offer(st, q, await self._root_text(st, q), exclude=[staff.id])
         await self._save_state(st, q)
         self._private_notice(st, e, staff, q.id, f"Released #{q.id}; it is offered again.")
 
@@ -1085,6 +1361,43 @@ class Desk:
                            + f"\n(transferred by {staff.name})")
         self._private_notice(st, e, staff, q.id, f"#{q.id} transferred to {target.name}.")
 
+    async def _takeover(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, _: str) -> None:
+        """A lead takes a question over from whoever holds it (recorded)."""
+        if staff.role.value == "agent":
+            self._private_notice(st, e, staff, q.id,
+                                 f"Only leads and managers can take over; try /claim {q.id}.")
+            return
+        if q.state is State.RESOLVED:
+            self._private_notice(st, e, staff, q.id, f"#{q.id} is already resolved.")
+            return
+        if q.claimed_by == staff.id and q.state in HELD_STATES:
+            self._private_notice(st, e, staff, q.id, f"You already hold #{q.id}.")
+            return
+        previous = self.config.roster.get(q.claimed_by) if q.claimed_by else None
+        self._event(st, q.id, EventKind.TAKEN_OVER, actor=staff.id, platform=e.platform,
+                    from_staff=q.claimed_by)
+        state = State.CLAIMED if q.state in CLAIMABLE_STATES else q.state
+        await self._set(st, q, state, claimed_by=staff.id, claimed_at=st.now)
+        if previous is None:
+            await self._mark_offers_taken(st, q, staff)
+        else:
+            self._notify_staff(st, previous, q, texts.taken_over(q.id, staff.name))
+        self._private_notice(st, e, staff, q.id, texts.claimed(q.id, await self._root_text(st, q)))
+
+    async def _status(self, st: _Step, e: Inbound, staff: StaffMember, status: str) -> None:
+        """Staff say for themselves whether they take questions now."""
+        await st.tx.execute(
+            "INSERT INTO presence (staff_id, status, at) VALUES (?, ?, ?) ON CONFLICT "
+            "(staff_id) DO UPDATE SET status = excluded.status, at = excluded.at",
+            (staff.id, status, st.now),
+        )
+        self._event(st, None, EventKind.STATUS, actor=staff.id, platform=e.platform,
+                    status=status)
+        now = st.now
+        router = self._routing()
+        st.tx.after_commit(lambda: router.set_status(staff.id, status, now))
+        self._reply(st, e, texts.STATUS_REPLIES[status])
+
     async def _details(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, _: str) -> None:
         rows = await st.tx.fetchall(
             "SELECT direction, kind, text FROM messages WHERE question_id = ? "
@@ -1115,6 +1428,74 @@ class Desk:
         )
         self._reply(st, e, text)
 
+    # -- live configuration ------------------------------------------------------------------
+
+    async def apply_config(
+        self, config: Config, policy: PolicyEngine | None = None
+    ) -> dict[str, Any]:
+        """Put a new configuration (and policy engine) in force between two steps.
+
+        One store step: the swap, a ``config_changed`` event saying what changed (with the
+        files' hash), and offboarding: staff removed from the roster can no longer act (they
+        are not on the roster any more), questions waiting for their answer are offered again
+        and their stopped replies are dropped. Returns the change.
+        """
+        from helpforce.reload import describe_change
+
+        change: dict[str, Any] = describe_change(self.config, config)
+
+        async def step(tx: Tx) -> None:
+            old_config, old_policy = self.config, self.policy
+            self.config = config
+            if policy is not None:
+                self.policy = policy
+            try:
+                st = _Step(tx, self.clock.now())
+                self._routing()
+                self._event(st, None, EventKind.CONFIG_CHANGED, **change)
+                for staff_id in change["staff_removed"]:
+                    await self._offboard(st, staff_id)
+                await self._write_timers(st)
+            except BaseException:
+                self.config, self.policy = old_config, old_policy
+                raise
+
+        await self.store.transaction(step)
+        return change
+
+    async def _offboard(self, st: _Step, staff_id: str) -> None:
+        rows = await st.tx.fetchall(
+            "SELECT * FROM questions WHERE claimed_by = ? AND state = ?",
+            (staff_id, State.CLAIMED.value),
+        )
+        await st.tx.execute("DELETE FROM pending WHERE staff_id = ?", (staff_id,))
+        for r in rows:
+            q = st.questions.setdefault(r["id"], Q.from_row(r))
+            self._event(st, q.id, EventKind.RELEASED, actor=None, staff=staff_id,
+                        reason="removed from the roster")
+            await self._set(st, q, State.OFFERED, claimed_by=None)
+            await self._offer(st, q, await self._root_text(st, q), exclude=[staff_id])
+            await self._save_state(st, q)
+        # answered questions they held stay theirs on record; a follow-up is offered afresh
+
+    async def config_rejected(self, errors: Sequence[str]) -> None:
+        """An edit of the files was invalid: recorded, and the managers are told where."""
+
+        async def step(tx: Tx) -> None:
+            st = _Step(tx, self.clock.now())
+            self._event(st, None, EventKind.CONFIG_REJECTED, errors=list(errors))
+            for s in self.config.roster.staff:
+                target = self._notify_target(s) if s.role.value == "manager" else None
+                if target is not None:
+                    self._enqueue(
+                        st, None,
+                        Outgoing(target[0], f"dm:{target[1]}", texts.config_rejected(list(errors)),
+                                 Visibility.PRIVATE, dm_user=target[1]),
+                        kind="notice", role="bot", audience="staff", staff_id=s.id,
+                    )
+
+        await self.store.transaction(step)
+
     # -- delivery failures (called by the outbox, inside its transaction) ---------------------
 
     async def delivery_failed(
@@ -1136,12 +1517,20 @@ class Desk:
             f"#{q.id} needs a lead: a reply {what} @{q.customer_handle} on {q.platform} "
             f"({reason})."
         )
-        people = list(self.config.roster.leads())
+        people = self._leads_for(st, q)
         answerer = self.config.roster.get(q.last_answer_by) if q.last_answer_by else None
         if answerer is not None and answerer not in people:
             people.append(answerer)
         for person in people:
             self._notify_staff(st, person, q, note)
+        await self._write_timers(st)
+
+    def _leads_for(self, st: _Step, q: Q) -> list[StaffMember]:
+        """The few leads to tell about a question now (never the whole roster)."""
+        route = self._route(q)
+        language = q.language or self.config.routing.languages.default
+        targets = self._routing().leads(st.now, language, route.escalate_to, st.loads or {})
+        return [t.staff for t in targets]
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -1149,9 +1538,12 @@ class Desk:
         return self.config.settings.desk.signature.format(initials=staff.initials)
 
     async def _set(self, st: _Step, q: Q, state: State, **cols: Any) -> None:
-        """Change a question's state (and columns); staying in a state needs no transition."""
+        """Change a question's state (and columns); staying in a state needs no transition.
+        Leases follow: a new holder of a claimed question gets one, leaving the claimed state
+        ends it, resolving ends every timer."""
         if state is not q.state:
             check_transition(q.state, state)
+        before, holder_before = q.state, q.claimed_by
         q.state = state
         if "claimed_by" in cols:
             q.claimed_by = cols["claimed_by"]
@@ -1163,6 +1555,22 @@ class Desk:
             "WHERE id = ?",
             (state.value, st.now, *cols.values(), q.id),
         )
+        if state is State.RESOLVED:
+            await self._clear_timers(st, q.id)
+        elif state is State.CLAIMED and q.claimed_by and (
+            before is not State.CLAIMED or holder_before != q.claimed_by
+        ):
+            self._start_lease(st, q)
+        elif before is State.CLAIMED and state is not State.CLAIMED:
+            await self._clear_timers(st, q.id, "lease_warning", "lease")
+
+    def _start_lease(self, st: _Step, q: Q) -> None:
+        route = self._route(q)
+        if route.lease is None or q.claimed_by is None:
+            return
+        self._set_timer(st, q.id, "lease_warning", st.now + route.lease - route.lease_warning,
+                        staff=q.claimed_by, left=route.lease_warning)
+        self._set_timer(st, q.id, "lease", st.now + route.lease, staff=q.claimed_by)
 
     async def _save_state(self, st: _Step, q: Q) -> None:
         await st.tx.execute(
@@ -1174,7 +1582,7 @@ class Desk:
         """Edit the staff-channel posts of a claimed question where the platform allows."""
         rows = await st.tx.fetchall(
             "SELECT id, platform, conversation FROM messages WHERE question_id = ? "
-            "AND kind = 'offer' AND staff_id IS NULL",
+            "AND kind = 'offer'",
             (q.id,),
         )
         for r in rows:
@@ -1319,3 +1727,12 @@ class Desk:
     def _emit(self, event: Event) -> None:
         for observer in self.observers:
             observer(event)
+
+
+def _languages(config: Config) -> set[str]:
+    """The languages the desk can answer in: what the roster speaks, plus the configured."""
+    out = {config.routing.languages.default}
+    out.update(c.language for c in config.routing.channels if c.language)
+    for s in config.roster.staff:
+        out.update(s.languages)
+    return out

@@ -82,9 +82,22 @@ class Outbox:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._unrecorded: dict[tuple[str, str], int] = {}
         self._stopping = False
+        #: platform -> True while its dispatcher waits for a wake or the clock, False while it
+        #: waits for the clock alone (a rate limit); absent while it works
+        self._waiting: dict[str, bool] = {}
         self.sent = 0
         self.retries = 0
         self.failures = 0
+
+    @property
+    def idle(self) -> bool:
+        """True when every platform's dispatcher is waiting with nothing it can send now: for
+        a wake, for the clock (the next due row) or for a rate limit (read-only; the
+        simulator waits for this before it moves its clock)."""
+        return all(
+            p in self._waiting and not (self._waiting[p] and self._wake[p].is_set())
+            for p in self._tasks
+        )
 
     def wake(self, platform: str) -> None:
         event = self._wake.get(platform)
@@ -182,9 +195,11 @@ class Outbox:
                 continue
             sleeper = asyncio.ensure_future(self.clock.sleep(idle_for if idle_for > 0 else 3600))
             waiter = asyncio.ensure_future(wake.wait())
+            self._waiting[platform] = True
             try:
                 await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
             finally:
+                self._waiting.pop(platform, None)
                 sleeper.cancel()
                 waiter.cancel()
 
@@ -242,7 +257,11 @@ class Outbox:
                 chat = item.out.dm_user or item.out.conversation
                 wait = limiter.ready_in(chat)
                 if wait > 0:
-                    await self.clock.sleep(wait)
+                    self._waiting[platform] = False
+                    try:
+                        await self.clock.sleep(wait)
+                    finally:
+                        self._waiting.pop(platform, None)
                 problem = await self._resolve_refs(item, resolved)
                 if problem is not None:
                     results.append((item, problem))

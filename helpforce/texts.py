@@ -73,3 +73,60 @@ def moved_public(handle: str, signature: str) -> str:
 
 def not_staff() -> str:
     return "Sorry, that button is for our support staff. Write to us here and we'll help you."
+
+
+def _minutes(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes / 60:.1f} h".replace(".0 ", " ")
+
+
+def lease_warning(qid: int, seconds_left: float) -> str:
+    return (f"#{qid}: your claim runs out in {_minutes(seconds_left)} unless you answer. "
+            f"Answer it, or /release {qid} so a colleague can.")
+
+
+def lease_expired(qid: int) -> str:
+    return f"#{qid}: your claim ran out unanswered; it has been offered to colleagues again."
+
+
+def sla_warning(qid: int, why: str, grace: float) -> str:
+    return (f"#{qid}: {why}. Please answer now: leads will be asked to step in within "
+            f"{_minutes(grace)}.")
+
+
+def escalation(qid: int, platform: str, handle: str, why: str) -> str:
+    who = f"@{handle}" if handle else "a customer"
+    return f"#{qid} · {platform} · {who} needs a lead: {why}. /claim {qid} or /takeover {qid}."
+
+
+def after_hours(brand: str, opens: str, expect: str) -> str:
+    return (f"Thanks for your message. The {brand} team is away right now and back at {opens}; "
+            f"expect an answer by about {expect}.")
+
+
+def taken_over(qid: int, lead: str) -> str:
+    return f"#{qid} was taken over by {lead}; you no longer hold it."
+
+
+STATUS_REPLIES = {
+    "on": "You are on: you will be offered questions, whatever your shifts say, until you "
+          "send /away, /off or /auto.",
+    "away": "You are away: no new offers until you send /on or /auto. The questions you hold "
+            "stay yours.",
+    "off": "You are off: no new offers until you send /on or /auto. The questions you hold "
+           "stay yours (/release N to hand one back).",
+    "auto": "You follow your shifts again: offers come while you are on shift.",
+}
+
+
+def offboarded(qid: int, staff: str) -> str:
+    return f"#{qid}: {staff} left the roster; their claim is offered again."
+
+
+def config_rejected(errors: list[str]) -> str:
+    shown = "\n".join(errors[:10])
+    more = f"\n…and {len(errors) - 10} more" if len(errors) > 10 else ""
+    return ("A configuration edit was not applied (the previous configuration stays in "
+            f"force):\n{shown}{more}")

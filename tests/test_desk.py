@@ -144,10 +144,10 @@ async def test_an_event_the_desk_cannot_handle_does_not_sink_its_batch(
 
 
 async def test_non_json_lines_are_skipped_in_spool_mode(
-    example_config: Config, tmp_path: Path
+    plain_config: Config, tmp_path: Path
 ) -> None:
     local = LocalPlatform(tmp_path / "spool", poll_interval=0.005)
-    async with DeskHarness(example_config, tmp_path / "hf.db", local=local) as h:
+    async with DeskHarness(plain_config, tmp_path / "hf.db", local=local) as h:
         inbox = tmp_path / "spool" / "inbox.jsonl"
         with inbox.open("a", encoding="utf-8") as f:
             f.write("this is not json\n")
@@ -639,10 +639,10 @@ async def test_a_followup_joins_the_open_question_and_notifies_the_claimer(
 
 
 async def test_followup_within_the_reopen_window_reopens_to_the_last_answerer(
-    example_config: Config, tmp_path: Path
+    plain_config: Config, tmp_path: Path
 ) -> None:
     clock = ManualClock()
-    async with DeskHarness(example_config, tmp_path / "hf.db", clock=clock) as desk:
+    async with DeskHarness(plain_config, tmp_path / "hf.db", clock=clock) as desk:
         await ask(desk)
         await claim(desk, "staff-pr")
         desk.staff("staff-pr", "/answer 1 Turn off the eco timer.")
@@ -662,10 +662,10 @@ async def test_followup_within_the_reopen_window_reopens_to_the_last_answerer(
 
 
 async def test_followup_after_the_reopen_window_starts_a_new_question(
-    example_config: Config, tmp_path: Path
+    plain_config: Config, tmp_path: Path
 ) -> None:
     clock = ManualClock()
-    async with DeskHarness(example_config, tmp_path / "hf.db", clock=clock) as desk:
+    async with DeskHarness(plain_config, tmp_path / "hf.db", clock=clock) as desk:
         asked = await ask(desk)
         await claim(desk, "staff-pr")
         desk.staff("staff-pr", "/answer 1 Turn off the eco timer.")
@@ -752,9 +752,9 @@ async def test_offers_are_bounded_by_notify_limit(desk: DeskHarness) -> None:
 
 
 async def test_a_question_nobody_can_be_offered_is_escalated(
-    example_config: Config, tmp_path: Path
+    plain_config: Config, tmp_path: Path
 ) -> None:
-    config = variant(example_config, staff_channel=None, notify_limit=0)
+    config = variant(plain_config, staff_channel=None, notify_limit=0)
     async with DeskHarness(config, tmp_path / "hf.db") as desk:
         await ask(desk)
         q = await desk.question(1)
@@ -762,7 +762,12 @@ async def test_a_question_nobody_can_be_offered_is_escalated(
         assert "offered" not in kinds(q)
         escalated = events_of(q, "escalated")
         assert escalated and escalated[0]["data"]["reason"] == "nobody available to offer it to"
-        assert desk.local.sent() == []
+        # the leads (a bounded few) are told directly; nobody else is
+        leads = ["jdiaz", "praman", "mellis"]
+        assert sorted(escalated[0]["data"]["to"]) == sorted(leads)
+        told = sorted(m.chat for m in desk.local.sent())
+        assert told == ["dm:staff-jd", "dm:staff-me", "dm:staff-pr"]
+        assert all("needs a lead" in m.text for m in desk.local.sent())
         # a lead can still take it
         await claim(desk, "staff-jd")
         assert (await desk.question(1))["state"] == "claimed"

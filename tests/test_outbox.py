@@ -120,10 +120,10 @@ async def claimed_question(h: DeskHarness, account: str = "staff-jd") -> None:
 
 
 async def test_a_transient_failure_is_retried_after_backoff(
-    example_config: Config, tmp_path: Path
+    plain_config: Config, tmp_path: Path
 ) -> None:
     clock = ManualClock()
-    async with harness(example_config, tmp_path / "hf.db", clock) as h:
+    async with harness(plain_config, tmp_path / "hf.db", clock) as h:
         await claimed_question(h)
         h.local.fail_next(TransientError("503"))
         h.staff("staff-jd", "/answer 1 Turn off the eco timer.")
@@ -154,9 +154,9 @@ async def test_a_transient_failure_is_retried_after_backoff(
         assert q["state"] == "answered"
 
 
-async def test_retry_after_is_honoured(example_config: Config, tmp_path: Path) -> None:
+async def test_retry_after_is_honoured(plain_config: Config, tmp_path: Path) -> None:
     clock = ManualClock()
-    async with harness(example_config, tmp_path / "hf.db", clock) as h:
+    async with harness(plain_config, tmp_path / "hf.db", clock) as h:
         await claimed_question(h)
         h.local.fail_next(TransientError("429", retry_after=30))
         h.staff("staff-jd", "/answer 1 Turn off the eco timer.")
@@ -175,9 +175,9 @@ async def test_retry_after_is_honoured(example_config: Config, tmp_path: Path) -
 
 
 async def test_transient_failures_give_up_after_max_attempts(
-    example_config: Config, tmp_path: Path
+    plain_config: Config, tmp_path: Path
 ) -> None:
-    config = with_outbox(example_config, max_attempts=2)
+    config = with_outbox(plain_config, max_attempts=2)
     clock = ManualClock()
     async with harness(config, tmp_path / "hf.db", clock) as h:
         await claimed_question(h)
@@ -199,10 +199,10 @@ async def test_transient_failures_give_up_after_max_attempts(
 
 
 async def test_a_permanent_failure_escalates_to_the_leads(
-    example_config: Config, tmp_path: Path
+    plain_config: Config, tmp_path: Path
 ) -> None:
     clock = ManualClock()
-    async with harness(example_config, tmp_path / "hf.db", clock) as h:
+    async with harness(plain_config, tmp_path / "hf.db", clock) as h:
         await claimed_question(h, "staff-so")  # sokafor, an agent
         h.local.fail_next(PermanentError("user blocked the bot"))
         h.staff("staff-so", "/answer 1 Turn off the eco timer.")
@@ -234,10 +234,10 @@ async def test_a_permanent_failure_escalates_to_the_leads(
 
 
 async def test_a_failed_staff_notice_does_not_escalate(
-    example_config: Config, tmp_path: Path
+    plain_config: Config, tmp_path: Path
 ) -> None:
     clock = ManualClock()
-    async with harness(example_config, tmp_path / "hf.db", clock) as h:
+    async with harness(plain_config, tmp_path / "hf.db", clock) as h:
         h.customer("cust1", "help", "My TV keeps switching off", handle="alice")
         await settle(h)
         h.local.fail_next(PermanentError("chat gone"))
@@ -251,10 +251,10 @@ async def test_a_failed_staff_notice_does_not_escalate(
 
 
 async def test_uncertain_send_on_an_idempotent_platform_is_retried_with_the_same_key(
-    example_config: Config, tmp_path: Path
+    plain_config: Config, tmp_path: Path
 ) -> None:
     clock = ManualClock()
-    async with harness(example_config, tmp_path / "hf.db", clock) as h:
+    async with harness(plain_config, tmp_path / "hf.db", clock) as h:
         await claimed_question(h)
         h.local.fail_next(UncertainError("timed out reading the response"))
         h.staff("staff-jd", "/answer 1 Turn off the eco timer.")
@@ -277,10 +277,10 @@ async def test_uncertain_send_on_an_idempotent_platform_is_retried_with_the_same
 
 
 async def test_uncertain_send_on_a_non_idempotent_platform_is_never_resent(
-    example_config: Config, tmp_path: Path
+    plain_config: Config, tmp_path: Path
 ) -> None:
     clock = ManualClock()
-    async with harness(example_config, tmp_path / "hf.db", clock,
+    async with harness(plain_config, tmp_path / "hf.db", clock,
                        adapter_cls=NonIdempotentAdapter) as h:
         await claimed_question(h)
         h.local.fail_next(UncertainError("timed out reading the response"))
@@ -300,10 +300,10 @@ async def test_uncertain_send_on_a_non_idempotent_platform_is_never_resent(
 
 
 async def test_an_edit_waits_for_the_message_it_edits(
-    example_config: Config, tmp_path: Path
+    plain_config: Config, tmp_path: Path
 ) -> None:
     clock = ManualClock()
-    async with harness(example_config, tmp_path / "hf.db", clock) as h:
+    async with harness(plain_config, tmp_path / "hf.db", clock) as h:
         # the staff-channel offer (the first send) fails once; the claim comes meanwhile
         h.local.fail_next(TransientError("503"))
         h.customer("cust1", "help", "My TV keeps switching off", handle="alice")
@@ -326,10 +326,10 @@ async def test_an_edit_waits_for_the_message_it_edits(
 
 
 async def test_an_edit_of_a_message_that_never_went_is_dropped(
-    example_config: Config, tmp_path: Path
+    plain_config: Config, tmp_path: Path
 ) -> None:
     clock = ManualClock()
-    async with harness(example_config, tmp_path / "hf.db", clock) as h:
+    async with harness(plain_config, tmp_path / "hf.db", clock) as h:
         h.local.fail_next(PermanentError("staff channel gone"))
         h.customer("cust1", "help", "My TV keeps switching off", handle="alice")
         h.staff("staff-pr", "/claim 1")
@@ -385,13 +385,13 @@ def texts_of(local: LocalPlatform, chat: str) -> list[str]:
 
 
 async def test_rows_left_sending_are_resent_on_an_idempotent_platform(
-    example_config: Config, tmp_path: Path
+    plain_config: Config, tmp_path: Path
 ) -> None:
     db, clock, local = tmp_path / "hf.db", ManualClock(), LocalPlatform()
     sent, waiting = await _first_run_leaves_two_answers(
-        example_config, db, clock, local, CountingAdapter
+        plain_config, db, clock, local, CountingAdapter
     )
-    async with harness(example_config, db, clock, local) as h:
+    async with harness(plain_config, db, clock, local) as h:
         await settle(h)
         # both were sent again with their keys; the platform posted each once
         assert calls(h)[sent["key"]] == 1 and calls(h)[waiting["key"]] == 1
@@ -406,13 +406,13 @@ async def test_rows_left_sending_are_resent_on_an_idempotent_platform(
 
 
 async def test_rows_left_sending_become_uncertain_on_a_non_idempotent_platform(
-    example_config: Config, tmp_path: Path
+    plain_config: Config, tmp_path: Path
 ) -> None:
     db, clock, local = tmp_path / "hf.db", ManualClock(), LocalPlatform()
     sent, waiting = await _first_run_leaves_two_answers(
-        example_config, db, clock, local, NonIdempotentAdapter
+        plain_config, db, clock, local, NonIdempotentAdapter
     )
-    async with harness(example_config, db, clock, local, NonIdempotentAdapter) as h:
+    async with harness(plain_config, db, clock, local, NonIdempotentAdapter) as h:
         await settle(h)
         await clock.advance(3600)  # well past the second answer's retry time
         await settle(h)
@@ -530,10 +530,10 @@ async def test_platform_limiter_global_per_chat_and_pause() -> None:
 
 
 async def test_the_outbox_keeps_to_the_platform_rate(
-    example_config: Config, tmp_path: Path
+    plain_config: Config, tmp_path: Path
 ) -> None:
     config = with_local(
-        example_config,
+        plain_config,
         rate_limit=RateLimit(per_second=1.0, burst=2, per_chat_per_second=None),
     )
     clock = ManualClock()

@@ -34,8 +34,8 @@ async def claim(h: DeskHarness, customer: str, text: str, staff: str = "staff-jd
 
 
 @pytest.fixture
-async def desk(example_config: Config, tmp_path: Path) -> AsyncIterator[DeskHarness]:
-    async with DeskHarness(example_config, tmp_path / "hf.db") as h:
+async def desk(plain_config: Config, tmp_path: Path) -> AsyncIterator[DeskHarness]:
+    async with DeskHarness(plain_config, tmp_path / "hf.db") as h:
         yield h
 
 

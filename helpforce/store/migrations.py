@@ -162,6 +162,31 @@ MIGRATIONS: list[list[str]] = [
         "CREATE UNIQUE INDEX messages_platform_id ON messages(platform, platform_message_id) "
         "WHERE platform_message_id IS NOT NULL",
     ],
+    # 4: routing. What a question is about (tags, language, the route that offers it), every
+    # deadline as a due time (offer waves, claim leases, SLA targets: a restart resumes them),
+    # and the status staff set for themselves
+    [
+        "ALTER TABLE questions ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE questions ADD COLUMN language TEXT",
+        "ALTER TABLE questions ADD COLUMN route TEXT",
+        """
+        CREATE TABLE timers (
+            question_id INTEGER NOT NULL REFERENCES questions(id),
+            kind TEXT NOT NULL,
+            due_at REAL NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (question_id, kind)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX timers_due ON timers(due_at)",
+        """
+        CREATE TABLE presence (
+            staff_id TEXT PRIMARY KEY,
+            status TEXT NOT NULL CHECK (status IN ('on', 'away', 'off', 'auto')),
+            at REAL NOT NULL
+        ) WITHOUT ROWID
+        """,
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

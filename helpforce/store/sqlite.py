@@ -50,11 +50,12 @@ class StoreClosed(StoreError):
     pass
 
 
-async def _configure(conn: aiosqlite.Connection) -> None:
+async def _configure(conn: aiosqlite.Connection, durable: bool = True) -> None:
     conn.row_factory = sqlite3.Row
     await conn.execute("PRAGMA journal_mode=WAL")
-    # FULL: a commit that precedes acknowledging a platform cursor must survive power loss
-    await conn.execute("PRAGMA synchronous=FULL")
+    # FULL: a commit that precedes acknowledging a platform cursor must survive power loss;
+    # OFF only for a throwaway database (the simulator's)
+    await conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
     await conn.execute("PRAGMA foreign_keys=ON")
     await conn.execute("PRAGMA busy_timeout=5000")
 
@@ -154,11 +155,18 @@ class Store:
     ``async with Store(path) as store`` opens, migrates and starts the writer.
     """
 
-    def __init__(self, path: str | Path, *, max_batch: int = 256, readonly: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, max_batch: int = 256, readonly: bool = False,
+        durable: bool = True,
+    ) -> None:
         self.path = str(path)
         self.max_batch = max_batch
         #: read-only: for the CLI's read commands; no writer, no migrations
         self.readonly = readonly
+        #: False: commits are not synced to disk (synchronous=OFF), for a throwaway database
+        #: such as the simulator's; never for the daemon's
+        self.durable = durable
+        self._running = False
         self._writer_conn: aiosqlite.Connection | None = None
         self._reader_conn: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[_Job[Any] | None] = asyncio.Queue()
@@ -186,7 +194,7 @@ class Store:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         try:
-            await _configure(conn)
+            await _configure(conn, self.durable)
             await migrate(conn, self.path)
             for table in _ID_TABLES:
                 async with conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}") as cur:
@@ -197,7 +205,7 @@ class Store:
             raise
         self._writer_conn = conn
         self._reader_conn = await aiosqlite.connect(self.path, isolation_level=None)
-        await _configure(self._reader_conn)
+        await _configure(self._reader_conn, self.durable)
         self._writer_task = asyncio.create_task(self._writer(), name="helpforce.store.writer")
 
     async def _open_readonly(self) -> None:
@@ -222,6 +230,12 @@ class Store:
                 f"{SCHEMA_VERSION}; start `helpforce run` once to migrate it"
             )
         self._reader_conn = conn
+
+    @property
+    def idle(self) -> bool:
+        """True when no step is queued and no batch is running (read-only; the simulator
+        waits for this before it moves its clock)."""
+        return not self._running and self._queue.empty()
 
     async def close(self) -> None:
         """Finish queued steps, stop the writer, close connections. Idempotent."""
@@ -267,7 +281,11 @@ class Store:
                     stopping = True
                     break
                 batch.append(job)
-            await self._run_batch(conn, [j for j in batch if not j.future.cancelled()])
+            self._running = True
+            try:
+                await self._run_batch(conn, [j for j in batch if not j.future.cancelled()])
+            finally:
+                self._running = False
 
     async def _run_batch(self, conn: aiosqlite.Connection, batch: list[_Job[Any]]) -> None:
         if not batch:
