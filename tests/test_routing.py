@@ -1,0 +1,394 @@
+"""Routing end to end on the real desk, store, outbox and timer loop, with a manual clock:
+matching, availability, fairness, waves, leases, SLAs, after-hours, takeover, offboarding."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from helpforce.adapters.local.platform import LocalPlatform
+from helpforce.adapters.local.testing import DeskHarness
+from helpforce.clock import ManualClock
+from helpforce.config import Config, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Wednesday 2026-11-25 12:00 UTC
+NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
+
+STAFF: list[dict[str, Any]] = [
+    {"id": "ana", "name": "Ana A", "initials": "AA", "skills": ["billing"],
+     "languages": ["en", "es"], "accounts": {"local": "u-ana"}, "notify": ["local"]},
+    {"id": "ben", "name": "Ben B", "initials": "BB", "skills": ["billing"],
+     "languages": ["en"], "accounts": {"local": "u-ben"}, "notify": ["local"]},
+    {"id": "cho", "name": "Cho C", "initials": "CC", "skills": ["tv"],
+     "languages": ["en"], "accounts": {"local": "u-cho"}, "notify": ["local"]},
+    # on nights only (UTC): not available at noon
+    {"id": "dee", "name": "Dee D", "initials": "DD", "skills": ["billing"],
+     "languages": ["en", "es"], "accounts": {"local": "u-dee"}, "notify": ["local"],
+     "shifts": [{"days": "daily", "from": "22:00", "to": "6:00"}]},
+    {"id": "lee", "name": "Lee L", "initials": "LL", "role": "lead",
+     "languages": ["en"], "accounts": {"local": "u-lee"}, "notify": ["local"]},
+]
+
+ROUTING: dict[str, Any] = {
+    "timezone": "UTC",
+    "languages": {"default": "en", "detect": False},
+    "channels": [{"platform": "local", "conversation": "ayuda", "language": "es"}],
+    "tags": [{"tag": "billing", "keywords": ["refund", "invoice"]},
+             {"tag": "tv", "keywords": ["tv"]}],
+    "routes": [
+        {"name": "billing", "match": {"tags": ["billing"]}, "strategy": "waves",
+         "wave_size": 1, "wave_interval": "2m", "max_waves": 2, "staff_channel": False,
+         "fallback": ["leads"], "first_response": "10m", "escalation_grace": "5m",
+         "lease": "10m", "lease_warning": "2m"},
+        {"name": "default", "strategy": "broadcast", "staff_channel": True,
+         "first_response": "15m"},
+    ],
+}
+
+
+def make_config(
+    tmp_path: Path, staff: list[dict[str, Any]] | None = None,
+    routing: dict[str, Any] | None = None,
+) -> Config:
+    cfg = tmp_path / "config"
+    cfg.mkdir(parents=True, exist_ok=True)
+    for name in ("helpforce.yaml", "policies.yaml"):
+        shutil.copy(ROOT / "config" / name, cfg / name)
+    settings = yaml.safe_load((cfg / "helpforce.yaml").read_text())
+    settings["platforms"]["local"]["public_channels"] = ["help", "ayuda"]
+    (cfg / "helpforce.yaml").write_text(yaml.safe_dump(settings))
+    (cfg / "roster.yaml").write_text(yaml.safe_dump({"staff": staff or STAFF}))
+    (cfg / "routing.yaml").write_text(yaml.safe_dump(routing or ROUTING))
+    return load_config(cfg, env={})
+
+
+class Run:
+    def __init__(self, h: DeskHarness, clock: ManualClock) -> None:
+        self.h = h
+        self.clock = clock
+
+    async def settle(self) -> None:
+        """Every posted event handled, every due timer fired, every due message sent."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while True:
+            await self.h.settle()
+            timers = self.h.app.timers
+            assert timers is not None
+            due = await self.h.app.desk.next_due()  # type: ignore[union-attr]
+            if timers.idle and (due is None or due > self.clock.now()):
+                await self.h.settle()
+                return
+            assert loop.time() < deadline, "timers did not settle"
+            await asyncio.sleep(0.005)
+
+    async def later(self, seconds: float) -> None:
+        await self.clock.advance(seconds)
+        await self.settle()
+
+    def offers_to(self) -> list[str]:
+        """Staff user ids who got a direct offer, in order."""
+        return [m.chat.removeprefix("dm:") for m in self.h.local.sent()
+                if m.chat.startswith("dm:u-") and m.buttons
+                and m.buttons[0][1].startswith("claim:")]
+
+    def dm(self, user: str) -> list[str]:
+        return [m.text for m in self.h.local.sent(f"dm:{user}")]
+
+    async def events(self, qid: int, kind: str) -> list[dict[str, Any]]:
+        rows = await self.h.store.fetchall(
+            "SELECT actor, data, at FROM events WHERE question_id = ? AND kind = ? ORDER BY id",
+            (qid, kind),
+        )
+        return [{"actor": r[0], "at": r[2], **json.loads(r[1])} for r in rows]
+
+
+@pytest.fixture
+async def run(tmp_path: Path) -> Any:
+    clock = ManualClock(NOON)
+    async with DeskHarness(make_config(tmp_path), tmp_path / "hf.db", clock=clock) as h:
+        yield Run(h, clock)
+
+
+async def test_a_question_is_tagged_routed_and_offered_to_available_matching_staff(
+    run: Run,
+) -> None:
+    run.h.customer("cust1", "help", "I want a refund for my invoice")
+    await run.settle()
+    q = await run.h.question(1)
+    assert json.loads(q["tags"]) == ["billing"] and q["route"] == "billing"
+    # wave_size 1: the first of ana/ben (billing, en); never cho (tv) or dee (off shift)
+    assert run.offers_to() == ["u-ana"]
+    offered = await run.events(1, "offered")
+    assert offered[0]["staff"] == ["ana"] and offered[0]["wave"] == 1
+    assert offered[0]["channels"] == []  # staff_channel: false on this route
+
+
+async def test_waves_widen_while_unclaimed_and_stop_at_max_waves(run: Run) -> None:
+    run.h.customer("cust1", "help", "refund please")
+    await run.settle()
+    assert run.offers_to() == ["u-ana"]
+    await run.later(119)
+    assert run.offers_to() == ["u-ana"]
+    await run.later(1)
+    assert run.offers_to() == ["u-ana", "u-ben"]
+    waves = [e["wave"] for e in await run.events(1, "offered")]
+    assert waves == [1, 2]
+    await run.later(600)  # max_waves 2: nobody else, whatever the time
+    assert run.offers_to() == ["u-ana", "u-ben"]
+
+
+async def test_a_claim_stops_the_waves(run: Run) -> None:
+    run.h.customer("cust1", "help", "refund please")
+    await run.settle()
+    run.h.staff("u-ana", "/claim 1")
+    await run.settle()
+    await run.later(130)
+    assert run.offers_to() == ["u-ana"]
+
+
+async def test_language_from_channel_and_fallback_to_leads(run: Run) -> None:
+    # Spanish billing: ana speaks es; with ana away, nobody available matches -> leads
+    run.h.staff("u-ana", "/away")
+    await run.settle()
+    run.h.customer("cust1", "ayuda", "Quiero un refund de mi invoice")
+    await run.settle()
+    q = await run.h.question(1)
+    assert q["language"] == "es"
+    offered = await run.events(1, "offered")
+    assert offered[0]["staff"] == ["lee"] and offered[0]["fallback"] == "leads"
+    assert run.offers_to() == ["u-lee"]
+
+
+async def test_self_service_status_controls_offers(run: Run) -> None:
+    run.h.staff("u-ana", "/off")
+    run.h.staff("u-dee", "/on")  # on nights by schedule, but says they are on now
+    await run.settle()
+    assert any("You are off" in t for t in run.dm("u-ana"))
+    run.h.customer("cust1", "help", "refund please")
+    await run.settle()
+    # least loaded then longest idle: ben and dee are level, ben comes first in the roster
+    assert run.offers_to() == ["u-ben"]
+    run.h.customer("cust2", "help", "another refund")
+    await run.settle()
+    assert run.offers_to() == ["u-ben", "u-dee"]
+    status = await run.h.store.fetchall("SELECT staff_id, status FROM presence ORDER BY 1")
+    assert [tuple(r) for r in status] == [("ana", "off"), ("dee", "on")]
+
+
+async def test_least_loaded_first(run: Run) -> None:
+    run.h.customer("cust1", "help", "refund one")
+    await run.settle()
+    run.h.staff("u-ana", "/claim 1")  # ana now holds one unanswered claim
+    await run.settle()
+    run.h.customer("cust2", "help", "refund two")
+    run.h.customer("cust3", "help", "refund three")
+    await run.settle()
+    # ana holds #1 unanswered: ben (no claim) gets #2 and, though just offered one, #3 too
+    # (by longest idle alone, #3 would have gone back to ana)
+    assert run.offers_to() == ["u-ana", "u-ben", "u-ben"]
+
+
+async def test_lease_warns_then_releases_and_reoffers(run: Run) -> None:
+    run.h.customer("cust1", "help", "refund please")
+    await run.settle()
+    run.h.staff("u-ana", "/claim 1")
+    await run.settle()
+    await run.later(8 * 60 - 1)
+    assert not any("runs out" in t for t in run.dm("u-ana"))
+    await run.later(1)
+    assert any("#1: your claim runs out in 2 min" in t for t in run.dm("u-ana"))
+    await run.later(2 * 60)
+    q = await run.h.question(1)
+    assert q["claimed_by"] is None and q["state"] == "offered"
+    assert [e["staff"] for e in await run.events(1, "lease_expired")] == ["ana"]
+    assert any("ran out unanswered" in t for t in run.dm("u-ana"))
+    # offered again, not to the one whose lease ran out
+    assert run.offers_to()[-1] == "u-ben"
+
+
+async def test_answering_ends_the_lease(run: Run) -> None:
+    run.h.customer("cust1", "help", "refund please")
+    await run.settle()
+    run.h.staff("u-ana", "/answer 1 Refund is on its way")
+    await run.settle()
+    await run.later(3600)
+    q = await run.h.question(1)
+    assert q["claimed_by"] == "ana" and q["state"] == "answered"
+    assert await run.events(1, "lease_expired") == []
+    assert await run.events(1, "escalated") == []
+
+
+async def test_unclaimed_question_escalates_to_leads_at_its_deadline(run: Run) -> None:
+    run.h.customer("cust1", "help", "refund please")
+    await run.settle()
+    await run.later(10 * 60 - 1)
+    assert await run.events(1, "escalated") == []
+    await run.later(1)
+    escalated = await run.events(1, "escalated")
+    assert len(escalated) == 1 and escalated[0]["to"] == ["lee"]
+    assert escalated[0]["sla"] == "first_response"
+    assert escalated[0]["at"] == NOON + 600
+    assert (await run.h.question(1))["state"] == "escalated"
+    assert any("#1 · local · @cust1 needs a lead: no first response within 10 min" in t
+               for t in run.dm("u-lee"))
+    # still claimable: the lead takes it
+    run.h.staff("u-lee", "/claim 1")
+    await run.settle()
+    assert (await run.h.question(1))["claimed_by"] == "lee"
+
+
+async def test_claimed_unanswered_warns_the_claimer_then_leads(tmp_path: Path) -> None:
+    routing = json.loads(json.dumps(ROUTING))
+    routing["routes"][0]["lease"] = "1h"
+    clock = ManualClock(NOON)
+    async with DeskHarness(make_config(tmp_path, routing=routing), tmp_path / "hf.db",
+                           clock=clock) as h:
+        run = Run(h, clock)
+        h.customer("cust1", "help", "refund please")
+        await run.settle()
+        h.staff("u-ana", "/claim 1")
+        await run.settle()
+        await run.later(600)
+        warned = await run.events(1, "warned")
+        assert [w["to"] for w in warned] == [["ana"]]
+        assert await run.events(1, "escalated") == []
+        await run.later(300)
+        escalated = await run.events(1, "escalated")
+        assert len(escalated) == 1 and escalated[0]["to"] == ["lee"]
+        q = await h.question(1)
+        assert q["claimed_by"] == "ana" and q["state"] == "claimed"  # still held
+
+
+async def test_broadcast_posts_once_with_the_audience(run: Run) -> None:
+    run.h.customer("cust1", "help", "my tv is broken")
+    await run.settle()
+    offered = await run.events(1, "offered")
+    assert offered[0]["channels"] == ["local:staff"] and offered[0]["staff"] == []
+    # tv matches cho only (dee is off shift)
+    assert offered[0]["audience"] == 1
+    assert len(run.h.local.sent("staff")) == 1
+    assert run.offers_to() == []
+
+
+async def test_after_hours_customers_are_told_when_to_expect_an_answer(tmp_path: Path) -> None:
+    routing = json.loads(json.dumps(ROUTING))
+    routing["business_hours"] = [{"days": "mon-fri", "from": "9:00", "to": "17:00"}]
+    evening = NOON + 8 * 3600  # Wednesday 20:00 UTC
+    clock = ManualClock(evening)
+    async with DeskHarness(make_config(tmp_path, routing=routing), tmp_path / "hf.db",
+                           clock=clock) as h:
+        run = Run(h, clock)
+        h.customer("cust1", "help", "refund please")
+        await run.settle()
+        ack = [m.text for m in h.local.sent("help")]
+        assert len(ack) == 1 and "back at Thu 09:00" in ack[0]
+        assert "by about Thu 09:10" in ack[0]
+        acked = await run.events(1, "acknowledged")
+        opens = datetime(2026, 11, 26, 9, 0, tzinfo=UTC).timestamp()
+        assert acked[0]["opens_at"] == opens
+        due = await h.store.fetchone(
+            "SELECT due_at FROM timers WHERE question_id = 1 AND kind = 'first_response'")
+        assert due is not None and due[0] == opens + 600
+    # during business hours: no acknowledgement
+    clock2 = ManualClock(NOON)
+    async with DeskHarness(make_config(tmp_path, routing=routing), tmp_path / "hf2.db",
+                           clock=clock2) as h:
+        h.customer("cust1", "help", "refund please")
+        await Run(h, clock2).settle()
+        assert h.local.sent("help") == []
+
+
+async def test_a_lead_takes_over_and_an_agent_cannot(run: Run) -> None:
+    run.h.customer("cust1", "help", "refund please")
+    await run.settle()
+    run.h.staff("u-ana", "/claim 1")
+    run.h.staff("u-ben", "/takeover 1")
+    await run.settle()
+    assert (await run.h.question(1))["claimed_by"] == "ana"
+    assert any("Only leads and managers can take over" in t for t in run.dm("u-ben"))
+    run.h.staff("u-lee", "/takeover 1")
+    await run.settle()
+    assert (await run.h.question(1))["claimed_by"] == "lee"
+    taken = await run.events(1, "taken_over")
+    assert taken == [{"actor": "lee", "at": NOON, "from_staff": "ana"}]
+    assert any("taken over by Lee L" in t for t in run.dm("u-ana"))
+    # ana can no longer answer it
+    run.h.staff("u-ana", "/answer 1 Here you go")
+    await run.settle()
+    assert run.h.local.sent("help") == []
+
+
+async def test_timers_survive_a_restart(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    clock = ManualClock(NOON)
+    local = LocalPlatform()
+    async with DeskHarness(config, tmp_path / "hf.db", clock=clock, local=local) as h:
+        h.customer("cust1", "help", "refund please")
+        await Run(h, clock).settle()
+    clock2 = ManualClock(NOON + 3600)  # the daemon was down past the deadline
+    async with DeskHarness(config, tmp_path / "hf.db", clock=clock2, local=local) as h:
+        run = Run(h, clock2)
+        await run.settle()
+        escalated = await run.events(1, "escalated")
+        assert len(escalated) == 1 and escalated[0]["sla"] == "first_response"
+
+
+async def test_roster_edit_offboards_at_once(run: Run, tmp_path: Path) -> None:
+    run.h.customer("cust1", "help", "refund please")
+    await run.settle()
+    run.h.staff("u-ana", "/claim 1")
+    await run.settle()
+    desk = run.h.app.desk
+    assert desk is not None
+    without_ana = [s for s in STAFF if s["id"] != "ana"]
+    new = make_config(tmp_path / "v2", staff=without_ana)
+    change = await desk.apply_config(new)
+    assert change["staff_removed"] == ["ana"] and change["files_hash"] == new.files_hash
+    await run.settle()
+    q = await run.h.question(1)
+    assert q["claimed_by"] is None and q["state"] == "offered"
+    released = await run.events(1, "released")
+    assert released[-1]["reason"] == "removed from the roster"
+    changed = await run.h.store.fetchall("SELECT data FROM events WHERE kind = 'config_changed'")
+    assert json.loads(changed[0][0])["staff_removed"] == ["ana"]
+    assert run.offers_to()[-1] == "u-ben"
+    # ana is a stranger now: her command is a customer's message, not a claim
+    run.h.staff("u-ana", "/claim 1", chat="help")
+    await run.settle()
+    assert (await run.h.question(1))["claimed_by"] is None
+
+
+def test_routing_errors_point_at_the_line(tmp_path: Path) -> None:
+    from helpforce.config import ConfigErrors
+
+    routing = json.loads(json.dumps(ROUTING))
+    routing["routes"][0]["strategy"] = "shout"
+    with pytest.raises(ConfigErrors) as err:
+        make_config(tmp_path, routing=routing)
+    text = str(err.value)
+    assert "routing.yaml:21:" in text and "routes[0].strategy" in text
+    routing = json.loads(json.dumps(ROUTING))
+    routing["routes"][0]["lease_warning"] = "20m"
+    with pytest.raises(ConfigErrors) as err:
+        make_config(tmp_path, routing=routing)
+    assert "routes[0].lease_warning: must be shorter than lease" in str(err.value)
+    routing = json.loads(json.dumps(ROUTING))
+    routing["routes"][0]["match"]["platforms"] = ["myspace"]
+    with pytest.raises(ConfigErrors) as err:
+        make_config(tmp_path, routing=routing)
+    assert "unknown platform 'myspace'" in str(err.value)
+
+
+def test_plain_config_fixture_has_the_default_route(plain_config: Config) -> None:
+    assert [r.name for r in plain_config.routing.routes] == ["default"]
+    assert dataclasses.is_dataclass(plain_config)
