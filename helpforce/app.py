@@ -14,7 +14,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from helpforce.adapter import Adapter, discover_factories
 from helpforce.clock import Clock, SystemClock
@@ -25,6 +25,10 @@ from helpforce.policy import load_engine
 from helpforce.ratelimit import PlatformLimiter
 from helpforce.store import Store
 from helpforce.timers import TimerLoop
+
+if TYPE_CHECKING:
+    from helpforce.config import ConfigErrors
+    from helpforce.reload import ConfigWatcher
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,7 @@ class App:
         adapters: dict[str, Adapter] | None = None,
         env: dict[str, str] | None = None,
         observers: list[Observer] | None = None,
+        watch: bool = False,
     ) -> None:
         self.config = config
         self.db_path = resolve_db_path(config, db_path)
@@ -67,6 +72,9 @@ class App:
         self.desk: Desk | None = None
         self.outbox: Outbox | None = None
         self.timers: TimerLoop | None = None
+        #: reload roster, routing and policies when their files change
+        self.watch = watch
+        self.watcher: ConfigWatcher | None = None
 
     async def __aenter__(self) -> App:
         await self.start()
@@ -153,11 +161,55 @@ class App:
         self.desk.ready.set()
         # deadlines that passed while the daemon was down fire now
         await self.timers.start()
+        if self.watch:
+            from helpforce.reload import ConfigWatcher
+
+            self.watcher = ConfigWatcher(
+                cfg.config_dir, self._load_config, self._apply_config, self._config_rejected,
+                current_hash=cfg.files_hash,
+            )
+            await self.watcher.start()
         # what exists now (config, roster, modules) lives as long as the daemon: keep it out
         # of the cyclic garbage collector's full passes (31 ms with a 3,000-staff roster)
         gc.freeze()
         log.info("helpforce running on %s (database %s)",
                  ", ".join(self.adapters) or "no platform", self.db_path)
+
+    def _load_config(self) -> Config:
+        from helpforce.config import load_config
+
+        return load_config(self.config.config_dir, env=self.env)
+
+    async def _apply_config(self, new: Config) -> None:
+        """Put an edited configuration in force (roster, routing, policies, desk settings).
+        Platforms, storage and the outbox are set up at start: their changes wait for a
+        restart, and the log says so."""
+        assert self.desk is not None
+        old = self.config
+        policy = None
+        if new.policies != old.policies:
+            policy = load_engine(new.policies.packs, new.policies.rules)
+        change = await self.desk.apply_config(new, policy)
+        self.config = new
+        restart = [k for k in ("platforms", "storage", "outbox")
+                   if getattr(new.settings, k) != getattr(old.settings, k)]
+        log.info(
+            "configuration %s applied: %d staff added, %d removed, %d changed%s%s",
+            new.files_hash[:12], len(change["staff_added"]), len(change["staff_removed"]),
+            len(change["staff_changed"]),
+            ", routing changed" if change["routing_changed"] else "",
+            ", policies changed" if change["policies_changed"] else "",
+        )
+        if restart:
+            log.warning("helpforce.yaml: changes to %s take effect after a restart",
+                        ", ".join(restart))
+
+    async def _config_rejected(self, errors: ConfigErrors) -> None:
+        lines = [str(e) for e in errors.errors]
+        for line in lines:
+            log.error("configuration edit not applied: %s", line)
+        if self.desk is not None:
+            await self.desk.config_rejected(lines)
 
     def platform_states(self) -> list[PlatformState]:
         out = [PlatformState(p, a.status()) for p, a in self.adapters.items()
@@ -169,6 +221,9 @@ class App:
         """Take no more platform events, let the outbox send what is due, stop the adapters,
         close the store. Idempotent. Events read but not committed are read again next time
         (their cursor was not saved)."""
+        if self.watcher is not None:
+            await self.watcher.stop()
+            self.watcher = None
         if self.desk is not None:
             self.desk.ready.clear()
         if self.timers is not None:

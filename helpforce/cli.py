@@ -110,7 +110,10 @@ def check(config_dir: str | None) -> None:
 @main.command()
 @click.option("--config", "config_dir", help=CONFIG_HELP)
 @click.option("--db", help=DB_HELP)
-def run(config_dir: str | None, db: str | None) -> None:
+@click.option("--watch/--no-watch", default=True, show_default=True,
+              help="Apply edits of roster.yaml, routing.yaml and policies.yaml (and desk "
+                   "settings) while running; an invalid edit is reported and ignored.")
+def run(config_dir: str | None, db: str | None, watch: bool) -> None:
     """Run the daemon until SIGINT or SIGTERM."""
     from helpforce.app import AlreadyRunning, App
 
@@ -124,7 +127,7 @@ def run(config_dir: str | None, db: str | None) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            async with App(config, db_path=db) as app:
+            async with App(config, db_path=db, watch=watch) as app:
                 for state in app.platform_states():
                     logging.getLogger("helpforce").info("%s: %s", state.platform, state.state)
                 await stop.wait()

@@ -392,3 +392,40 @@ def test_routing_errors_point_at_the_line(tmp_path: Path) -> None:
 def test_plain_config_fixture_has_the_default_route(plain_config: Config) -> None:
     assert [r.name for r in plain_config.routing.routes] == ["default"]
     assert dataclasses.is_dataclass(plain_config)
+
+
+async def test_live_roster_edit_and_a_bad_edit_through_the_file_watcher(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    clock = ManualClock(NOON)
+    async with DeskHarness(config, tmp_path / "hf.db", clock=clock, watch=True) as h:
+        run = Run(h, clock)
+        seen: dict[str, asyncio.Event] = {
+            "config_changed": asyncio.Event(), "config_rejected": asyncio.Event()
+        }
+        h.app.desk.observers.append(  # type: ignore[union-attr]
+            lambda e: seen[e.kind.value].set() if e.kind.value in seen else None
+        )
+        h.customer("cust1", "help", "refund please")
+        await run.settle()
+        h.staff("u-ana", "/claim 1")
+        await run.settle()
+        roster = config.config_dir / "roster.yaml"
+        # a bad edit: reported with its position, nothing changes
+        roster.write_text(roster.read_text().replace("id: ben", "id: Ben Bee!"))
+        await asyncio.wait_for(seen["config_rejected"].wait(), 10)
+        rejected = await h.store.fetchall(
+            "SELECT data FROM events WHERE kind = 'config_rejected'")
+        errors = json.loads(rejected[0][0])["errors"]
+        assert any(f"{roster}:" in e and "staff[1].id" in e for e in errors), errors
+        assert (await h.question(1))["claimed_by"] == "ana"
+        # a good edit: ana leaves, her claim is offered again at once
+        staff = [s for s in STAFF if s["id"] != "ana"]
+        roster.write_text(yaml.safe_dump({"staff": staff}))
+        await asyncio.wait_for(seen["config_changed"].wait(), 10)
+        await run.settle()
+        q = await h.question(1)
+        assert q["claimed_by"] is None and q["state"] == "offered"
+        changed = await h.store.fetchall("SELECT data FROM events WHERE kind = 'config_changed'")
+        assert len(changed) == 1
+        data = json.loads(changed[0][0])
+        assert data["staff_removed"] == ["ana"] and data["files_hash"] != config.files_hash

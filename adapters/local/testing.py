@@ -32,7 +32,7 @@ TIMEOUT = 10.0
 class DeskHarness:
     def __init__(
         self, config: Config, db_path: str | Path, *, clock: Clock | None = None,
-        local: LocalPlatform | None = None,
+        local: LocalPlatform | None = None, watch: bool = False,
     ) -> None:
         self.config = config
         self.db_path = str(db_path)
@@ -41,7 +41,8 @@ class DeskHarness:
         self.adapter = LocalAdapter(self.local, self.clock)
         self.events: list[Event] = []
         self.app = App(config, db_path=self.db_path, clock=self.clock,
-                       adapters={"local": self.adapter}, observers=[self.events.append])
+                       adapters={"local": self.adapter}, observers=[self.events.append],
+                       watch=watch, env={})
         self._queues: dict[str, asyncio.Queue[BotMessage]] = {}
 
     async def __aenter__(self) -> DeskHarness:
