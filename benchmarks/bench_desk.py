@@ -714,8 +714,9 @@ _SET_MESSAGE_ID = "UPDATE messages SET platform_message_id = ? WHERE id = ?"
 def _fresh_db(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    for statement in MIGRATIONS[0]:
-        conn.execute(statement)
+    for migration in MIGRATIONS:
+        for statement in migration:
+            conn.execute(statement)
     conn.close()
 
 
