@@ -174,9 +174,11 @@ class _Staff:
         if qid is None:
             return
         if any(data == f"claim:{qid}" for _, data in msg.buttons):
-            if self.rng.random() < 0.6:  # not everyone jumps on every offer
+            if self.rng.random() < 0.6:
                 await self._think()
-                self.local.press(self.user_id, msg.id, f"claim:{qid}")
+            else:  # not everyone jumps on every offer: some get to it later (and may lose)
+                await self._think(0.8, 1.5)
+            self.local.press(self.user_id, msg.id, f"claim:{qid}")
         elif msg.text.startswith("You hold"):
             await self._think(0.05, 0.4)
             if self.rng.random() < self.slip_rate:
