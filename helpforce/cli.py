@@ -168,15 +168,18 @@ def demo(config_dir: str | None, questions: int, as_json: bool, db: str | None, 
 @click.option("--config", "config_dir", help=CONFIG_HELP)
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: every question and the summary.")
-@click.option("--db", help="Keep the simulated day's database here, for `helpforce questions "
-              "show` [default: a temporary file, deleted afterwards]; never the deployment's.")
+@click.option("--db", help="Keep the simulated day's database in this new file, for `helpforce "
+              "questions show` [default: a temporary file, deleted afterwards].")
 @click.option("--timeline", default=200, show_default=True, type=click.IntRange(0, None),
               help="Timeline lines to show without --json (0: the summary only).")
 @click.option("--channel-claimers", default=3, show_default=True, type=click.IntRange(0, 50),
               help="For each staff-channel post, how many of the quickest available matching "
                    "staff try to claim it.")
+@click.option("--racers", default=2, show_default=True, type=click.IntRange(1, 50),
+              help="At most this many staff claim one question at the same instant (one "
+                   "wins; the others would only be told who has it).")
 def simulate(scenario: str, config_dir: str | None, as_json: bool, db: str | None,
-             timeline: int, channel_claimers: int) -> None:
+             timeline: int, channel_claimers: int, racers: int) -> None:
     """Play SCENARIO (a YAML file: staff behaviour, questions, roster changes) through the real
     desk, routing, store, timers and outbox on a virtual clock, and show how the roster copes.
 
@@ -192,6 +195,9 @@ def simulate(scenario: str, config_dir: str | None, as_json: bool, db: str | Non
     path = Path(scenario)
     if not path.is_file():
         raise click.ClickException(f"{scenario}: no such scenario file")
+    if db is not None and Path(db).exists():
+        raise click.ClickException(f"{db}: already exists; give --db a new file (a simulated "
+                                   "day never writes into an existing database)")
     try:
         config = sim_mod.load_sim_config(_config_dir(config_dir))
         loaded = scenario_mod.load_scenario(path, roster=config.roster,
@@ -200,7 +206,7 @@ def simulate(scenario: str, config_dir: str | None, as_json: bool, db: str | Non
         for error in exc.errors:
             click.echo(str(error), err=True)
         raise SystemExit(1) from None
-    opts = sim_mod.SimOptions(db=db, channel_claimers=channel_claimers,
+    opts = sim_mod.SimOptions(db=db, channel_claimers=channel_claimers, racers=racers,
                               timeline=0 if as_json else timeline)
     sim, report = _run(sim_mod.simulate(loaded, config, opts))
     if as_json:

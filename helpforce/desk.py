@@ -534,6 +534,17 @@ class Desk:
         self._deadlines(st, q, route)
         return q
 
+    def _rearm(self, st: _Step, q: Q, reopened: bool) -> None:
+        """A follow-up after an answer (or on a resolved question) waits for a response: set
+        the response deadline unless one is already running (a customer writing again must
+        not postpone it), and on reopening the resolution deadline too."""
+        route = self._route(q)
+        if route.first_response is not None:
+            self._set_timer(st, q.id, "first_response", st.now + route.first_response,
+                            keep=True)
+        if reopened and route.resolution is not None:
+            self._set_timer(st, q.id, "resolution", st.now + route.resolution, keep=True)
+
     def _deadlines(self, st: _Step, q: Q, route: Route) -> None:
         """SLA timers of a new question; outside business hours, the clock starts when the
         desk opens, and the customer is told when to expect an answer."""
@@ -568,6 +579,9 @@ class Desk:
             await st.tx.execute(
                 "UPDATE questions SET dm_conversation = ? WHERE id = ?", (e.conversation, q.id)
             )
+        if q.state not in CLAIMABLE_STATES:
+            # the customer waits for a response again: the deadlines apply again
+            self._rearm(st, q, reopened=q.state is State.RESOLVED)
         if q.state is State.RESOLVED:
             holder = self.config.roster.get(q.last_answer_by) if q.last_answer_by else None
             self._event(st, q.id, EventKind.REOPENED, actor=e.author.key, platform=e.platform)
@@ -622,6 +636,7 @@ class Desk:
             channels = self._post_offer(st, q, text)
         data: dict[str, Any] = {"wave": wave, "route": route.name}
         chosen: list[str] = []
+        next_wave: tuple[float, int] | None = None
         if route.strategy is Strategy.BROADCAST and channels:
             data["audience"] = len(router.audience(st.now, q.tags, language))
         else:
@@ -647,15 +662,32 @@ class Desk:
             if pick.fallback:
                 data["fallback"] = pick.fallback
             if wave < route.max_waves and n:
-                self._set_timer(st, q.id, "wave", st.now + route.wave_interval, fresh=fresh,
-                                wave=wave + 1)
+                next_wave = (st.now + route.wave_interval, wave + 1)
+        seen = bool(chosen)
+        if channels and not chosen:
+            if "audience" not in data:
+                data["audience"] = len(router.audience(st.now, q.tags, language))
+            seen = data["audience"] > 0 or not wave_size(route, cfg.settings.desk.notify_limit)
         if channels or chosen:
             self._event(st, q.id, EventKind.OFFERED, channels=channels, staff=chosen, **data)
-            if q.state is not State.OFFERED:
+            # an escalated question stays visibly escalated while more staff are offered it
+            if q.state not in (State.OFFERED, State.ESCALATED):
                 check_transition(q.state, State.OFFERED)
                 q.state = State.OFFERED
-        elif wave == 1:
+        if not seen and wave == 1:
+            routing = cfg.routing
+            opens = next_open(routing.business_hours, routing.timezone, st.now)
+            if opens is not None and opens > st.now:
+                # the desk is closed and nobody is on: offer again when it opens (the
+                # customer has been told when to expect an answer)
+                self._set_timer(st, q.id, "wave", opens, fresh=fresh, wave=1)
+                if q.state not in (State.OFFERED, State.ESCALATED):
+                    check_transition(q.state, State.OFFERED)
+                    q.state = State.OFFERED
+                return
             await self._escalate(st, q, "nobody available to offer it to", fresh=fresh)
+        if next_wave is not None:
+            self._set_timer(st, q.id, "wave", next_wave[0], fresh=fresh, wave=next_wave[1])
 
     def _post_offer(self, st: _Step, q: Q, text: str) -> list[str]:
         """One post per platform's staff channel; returns where it went."""
@@ -699,6 +731,9 @@ class Desk:
                                                  Visibility.PUBLIC),
                               kind="notice", role="bot", audience="staff")
                 channels.append(f"{platform}:{ps.staff_channel}")
+        if not leads and not channels:
+            log.error("question %s escalated (%s) but no lead or staff channel can be told: "
+                      "add a lead with an account to notify, or a staff channel", q.id, why)
         self._event(st, q.id, EventKind.ESCALATED, reason=why,
                     to=[t.staff.id for t in leads], channels=channels, **data)
         if q.claimed_by is None and q.state in (State.NEW, State.OFFERED):
@@ -714,14 +749,16 @@ class Desk:
     # -- timers ------------------------------------------------------------------------------
 
     def _set_timer(
-        self, st: _Step, qid: int, kind: str, due: float, *, fresh: bool = False, **data: Any
+        self, st: _Step, qid: int, kind: str, due: float, *, fresh: bool = False,
+        keep: bool = False, **data: Any
     ) -> None:
         """Set (or move) a question's timer of ``kind``. ``fresh``: the question is being
-        created in this step, so the insert is buffered behind it."""
+        created in this step, so the insert is buffered behind it. ``keep``: leave a timer of
+        that kind that is already set as it is."""
         row = {"question_id": qid, "kind": kind, "due_at": due,
-               "data": json.dumps(data, sort_keys=True)}
+               "data": json.dumps(data, sort_keys=True), "keep": keep}
         if fresh:
-            st.tx.insert("timers", row)
+            st.tx.insert("timers", {k: v for k, v in row.items() if k != "keep"})
         else:
             st.timers.append(row)
         st.tx.after_commit(lambda: self.on_timer(due))
@@ -740,11 +777,14 @@ class Desk:
     async def _write_timers(self, st: _Step) -> None:
         if st.timers:
             rows, st.timers = st.timers, []
-            await st.tx.executemany(
-                "INSERT OR REPLACE INTO timers (question_id, kind, due_at, data) "
-                "VALUES (?, ?, ?, ?)",
-                [(t["question_id"], t["kind"], t["due_at"], t["data"]) for t in rows],
-            )
+            for keep in (False, True):
+                batch = [(t["question_id"], t["kind"], t["due_at"], t["data"])
+                         for t in rows if t["keep"] is keep]
+                if batch:
+                    await st.tx.executemany(
+                        f"INSERT OR {'IGNORE' if keep else 'REPLACE'} INTO timers "
+                        "(question_id, kind, due_at, data) VALUES (?, ?, ?, ?)", batch,
+                    )
 
     async def next_due(self) -> float | None:
         """When the earliest timer is due (None: no timer is set)."""
@@ -819,12 +859,16 @@ class Desk:
     async def _on_wave(self, st: _Step, q: Q, data: dict[str, Any]) -> None:
         if q.claimed_by is not None or q.state not in CLAIMABLE_STATES:
             return
+        wave = int(data.get("wave", 2))
+        if wave == 1:  # deferred to the desk's opening: offered afresh
+            await self._offer(st, q, await self._root_text(st, q))
+            await self._save_state(st, q)
+            return
         offered = [r[0] for r in await st.tx.fetchall(
             "SELECT DISTINCT staff_id FROM messages WHERE question_id = ? AND kind = 'offer' "
             "AND staff_id IS NOT NULL", (q.id,),
         )]
-        await self._offer(st, q, await self._root_text(st, q), wave=int(data.get("wave", 2)),
-                          exclude=offered)
+        await self._offer(st, q, await self._root_text(st, q), wave=wave, exclude=offered)
         await self._save_state(st, q)
 
     def _lease_holder(self, q: Q, data: dict[str, Any]) -> StaffMember | None:
@@ -854,11 +898,13 @@ class Desk:
         await self._save_state(st, q)
 
     async def _on_first_response(self, st: _Step, q: Q, data: dict[str, Any]) -> None:
-        if q.first_answer_at is not None or q.state is State.RESOLVED:
+        # every answer clears this timer: if it fires, nobody has responded since it was set
+        if q.state is State.RESOLVED:
             return
         route = self._route(q)
         target = texts._minutes(route.first_response or 0.0)
-        why = f"no first response within {target}"
+        what = "first response" if q.first_answer_at is None else "response to a follow-up"
+        why = f"no {what} within {target}"
         holder = self.config.roster.get(q.claimed_by) if q.claimed_by else None
         if holder is None:
             await self._escalate(st, q, why, sla="first_response")
@@ -869,11 +915,12 @@ class Desk:
         self._set_timer(st, q.id, "first_response_leads", st.now + route.escalation_grace)
 
     async def _on_first_response_leads(self, st: _Step, q: Q, data: dict[str, Any]) -> None:
-        if q.first_answer_at is not None or q.state is State.RESOLVED:
+        if q.state is State.RESOLVED:
             return
         route = self._route(q)
         held = f", held by {q.claimed_by}" if q.claimed_by else ""
-        why = (f"no first response within {texts._minutes(route.first_response or 0.0)} "
+        what = "first response" if q.first_answer_at is None else "response to a follow-up"
+        why = (f"no {what} within {texts._minutes(route.first_response or 0.0)} "
                f"and {texts._minutes(route.escalation_grace)} more{held}")
         await self._escalate(st, q, why, sla="first_response")
 
@@ -1161,6 +1208,15 @@ class Desk:
             )
             return
         author = self.config.roster.get(row["staff_id"]) or staff
+        if q.claimed_by != author.id or q.state not in HELD_STATES:
+            # the author no longer holds it (released, lease ran out, taken over): the stopped
+            # reply is void, or it could become a second answer
+            await st.tx.execute("DELETE FROM pending WHERE question_id = ?", (q.id,))
+            self._private_notice(
+                st, e, staff, q.id,
+                f"#{q.id}: {author.name} no longer holds it; their stopped reply was dropped.",
+            )
+            return
         await st.tx.execute(
             "DELETE FROM pending WHERE question_id = ? AND staff_id = ?", (q.id, row["staff_id"])
         )
@@ -1207,7 +1263,7 @@ class Desk:
             row = self._enqueue(st, q.id, piece, kind=kind, role=staff.role.value,
                                 staff_id=staff.id, check=False)
         first = q.first_answer_at is None
-        if first:
+        if kind == "answer" or kind == "dm" or first:
             await self._clear_timers(st, q.id, "first_response", "first_response_leads")
         q.first_answer_at = q.first_answer_at or st.now
         q.last_answer_by = staff.id
@@ -1294,8 +1350,7 @@ class Desk:
             note = texts.after_the_fact(q.id, staff.name, e.platform, reasons)
             for person in [staff, *[p for p in self._leads_for(st, q) if p != staff]]:
                 self._notify_staff(st, person, q, note)
-        if q.first_answer_at is None:
-            await self._clear_timers(st, q.id, "first_response", "first_response_leads")
+        await self._clear_timers(st, q.id, "first_response", "first_response_leads")
         q.first_answer_at = q.first_answer_at or st.now
         await st.tx.execute(
             "UPDATE questions SET first_answer_at = COALESCE(first_answer_at, ?), "
@@ -1394,8 +1449,8 @@ class Desk:
         self._event(st, None, EventKind.STATUS, actor=staff.id, platform=e.platform,
                     status=status)
         now = st.now
-        router = self._routing()
-        st.tx.after_commit(lambda: router.set_status(staff.id, status, now))
+        # the router in force when the step commits (a reload may have replaced it)
+        st.tx.after_commit(lambda: self._routing().set_status(staff.id, status, now))
         self._reply(st, e, texts.STATUS_REPLIES[status])
 
     async def _details(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, _: str) -> None:
@@ -1555,6 +1610,10 @@ class Desk:
             "WHERE id = ?",
             (state.value, st.now, *cols.values(), q.id),
         )
+        if holder_before and q.claimed_by != holder_before:
+            # a stopped reply waits only while its author holds the question
+            await st.tx.execute("DELETE FROM pending WHERE question_id = ? AND staff_id = ?",
+                                (q.id, holder_before))
         if state is State.RESOLVED:
             await self._clear_timers(st, q.id)
         elif state is State.CLAIMED and q.claimed_by and (

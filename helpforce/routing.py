@@ -263,17 +263,27 @@ class Router:
                     pool.move_to_end(staff_id)
 
     def leads(self, now: float, language: str, n: int, loads: Mapping[str, int]) -> list[Target]:
-        """Leads and managers to escalate to: available ones first (speaking the language,
-        least loaded), else any lead who can be notified at all."""
+        """Leads and managers to escalate to: available ones outside quiet hours first
+        (speaking the language, least loaded, longest idle); else leads off shift but not in
+        quiet hours; else, so that an escalation is never silent, any lead who can be
+        notified at all."""
         self.advance(now)
+
+        def notifiable(s: StaffMember) -> bool:
+            return self._targets.get(s.id) is not None
+
+        def quiet(s: StaffMember) -> bool:
+            return self._state.get(s.id, (False, False))[1]
+
         pool: Mapping[str, StaffMember] = self._pools.get((_LEADS, _ANY), {})
-        ranked = sorted(
-            (s for s in pool.values() if self._targets.get(s.id) is not None),
-            key=lambda s: (language not in s.languages, loads.get(s.id, 0),
-                           self.last_offered.get(s.id, -math.inf)),
+        tiers = (
+            [s for s in pool.values() if notifiable(s) and not quiet(s)],
+            [s for s in self.roster.leads() if notifiable(s) and not quiet(s)],
+            [s for s in self.roster.leads() if notifiable(s)],
         )
-        if not ranked:
-            ranked = [s for s in self.roster.leads() if self._targets.get(s.id) is not None]
+        ranked = next((t for t in tiers if t), [])
+        ranked.sort(key=lambda s: (language not in s.languages, loads.get(s.id, 0),
+                                   self.last_offered.get(s.id, -math.inf)))
         out: list[Target] = []
         for s in ranked[:n]:
             target = self._targets[s.id]

@@ -61,6 +61,9 @@ class TimerLoop:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
+            # until the new earliest due time is known, any wake counts (a timer committed
+            # while it is being read must not be slept through)
+            self._known_due = math.inf
             try:
                 due = await self._next_due()
                 now = self.clock.now()

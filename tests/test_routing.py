@@ -4,8 +4,10 @@ matching, availability, fairness, waves, leases, SLAs, after-hours, takeover, of
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import json
+import logging
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +20,8 @@ from helpforce.adapters.local.platform import LocalPlatform
 from helpforce.adapters.local.testing import DeskHarness
 from helpforce.clock import ManualClock
 from helpforce.config import Config, load_config
+from helpforce.models import Account, Inbound, Visibility
+from helpforce.timers import TimerLoop
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Wednesday 2026-11-25 12:00 UTC
@@ -429,3 +433,191 @@ async def test_live_roster_edit_and_a_bad_edit_through_the_file_watcher(tmp_path
         assert len(changed) == 1
         data = json.loads(changed[0][0])
         assert data["staff_removed"] == ["ana"] and data["files_hash"] != config.files_hash
+
+
+# -- regressions found in review -------------------------------------------------------
+
+
+async def test_a_status_set_in_the_same_commit_as_a_reload_is_kept(tmp_path: Path) -> None:
+    clock = ManualClock(NOON)
+    async with DeskHarness(make_config(tmp_path), tmp_path / "hf.db", clock=clock) as h:
+        run = Run(h, clock)
+        desk = h.app.desk
+        await run.settle()
+        # staff edit only (ben renamed) -> a new config object, new Router in the step
+        staff = [dict(s) for s in STAFF]
+        staff[1]["name"] = "Ben Bee"
+        new = make_config(tmp_path / "v2", staff=staff)
+        off = Inbound("local", "x-off-1", Account("local", "u-ana", "ana"), "dm:u-ana",
+                      Visibility.PRIVATE, text="/off")
+        # both submitted in the same loop tick -> same writer batch, status step first
+        await asyncio.gather(desk.ingest("local", [off], None), desk.apply_config(new))
+        await run.settle()
+        row = await h.store.fetchone("SELECT status FROM presence WHERE staff_id='ana'")
+        assert row[0] == "off"                           # the store says off
+        h.customer("cust1", "help", "refund please")
+        await run.settle()
+        offered = await run.events(1, "offered")
+        assert desk.router.status.get("ana") == "off", "in-memory status lost"
+        assert offered[0]["staff"] != ["ana"], "ana said /off but is offered"
+
+
+async def stop_ana_reply(run: Run) -> None:
+    run.h.customer("cust1", "help", "Your delivery was late, I want a refund")
+    await run.settle()
+    run.h.staff("u-ana", "/answer 1 We'll refund you today.")   # implicit claim, stopped
+    await run.settle()
+    assert any(t.startswith("Not sent") for t in run.dm("u-ana"))
+    assert (await run.h.question(1))["state"] == "claimed"
+
+
+async def test_override_after_the_author_lost_the_claim_is_refused_cleanly(run: Run) -> None:
+    await stop_ana_reply(run)
+    await run.later(600)                                  # lease (10m) runs out
+    assert (await run.h.question(1))["state"] in ("offered", "escalated")
+    run.h.staff("u-lee", "/override 1 checked")
+    await run.settle()
+    failed = await run.h.store.fetchall(
+        "SELECT data FROM events WHERE kind='escalated' AND data LIKE '%could not be handled%'")
+    assert not failed, "the /override step raised (TransitionError) and was dropped"
+
+
+async def test_override_never_sends_a_second_answer(run: Run) -> None:
+    await stop_ana_reply(run)
+    run.h.staff("u-ana", "/release 1")
+    await run.settle()
+    run.h.staff("u-ben", "/answer 1 Sorry about that, looking into it.")
+    await run.settle()
+    run.h.staff("u-lee", "/override 1 checked")
+    await run.settle()
+    answers = [m.text for m in run.h.local.sent("help")]
+    assert len(answers) == 1, "two staff answers reached the customer"
+
+
+async def test_a_reopened_question_escalates_when_nobody_responds(run: Run) -> None:
+    run.h.customer("cust1", "help", "my tv is broken")       # default route: broadcast, 15m SLA
+    await run.settle()
+    run.h.staff("u-cho", "/answer 1 Try unplugging it for a minute.")
+    await run.settle()
+    run.h.staff("u-cho", "/resolve 1")
+    await run.settle()
+    run.h.customer("cust1", "help", "it is still broken")     # reopens: back to cho, leased
+    await run.settle()
+    q = await run.h.question(1)
+    assert q["state"] == "claimed" and q["claimed_by"] == "cho"
+    await run.later(15 * 60)                                  # cho's lease (15m default) ends
+    q = await run.h.question(1)
+    assert q["state"] == "offered" and q["claimed_by"] is None
+    await run.later(7 * 24 * 3600)                            # a week, nobody claims
+    esc = await run.events(1, "escalated")
+    assert esc, "reopened question sat unanswered for a week with no escalation"
+    assert esc[0]["reason"].startswith("no response to a follow-up within 15 min")
+
+
+async def test_after_hours_no_quiet_lead_is_paged_and_it_is_offered_at_opening(
+    tmp_path: Path,
+) -> None:
+    routing = copy.deepcopy(ROUTING)
+    routing["business_hours"] = [{"days": "mon-fri", "from": "9:00", "to": "17:00"}]
+    staff = copy.deepcopy([s for s in STAFF if s["id"] != "dee"])
+    for s in staff:
+        s["shifts"] = [{"days": "mon-fri", "from": "9:00", "to": "17:00"}]
+    staff[-1]["quiet_hours"] = [{"days": "daily", "from": "22:00", "to": "7:00"}]   # lee
+    night = NOON + 11 * 3600            # Wednesday 23:00 UTC
+    clock = ManualClock(night)
+    async with DeskHarness(make_config(tmp_path, staff=staff, routing=routing),
+                           tmp_path / "hf.db", clock=clock) as h:
+        run = Run(h, clock)
+        h.customer("cust1", "help", "refund please")
+        await run.settle()
+        await run.later(3 * 60)         # 23:03: wave 2 fires (nobody on shift)
+        await run.later(10 * 3600 - 3 * 60)  # Thursday 09:00: everyone on shift
+        await run.later(9 * 60)         # 09:09, before the 10m SLA
+        assert run.dm("u-lee") == [], "lead paged at 23:00 during quiet hours"
+        assert run.offers_to(), "nobody offered the question when the desk opened"
+        offered = await run.events(1, "offered")
+        assert offered and offered[0]["at"] == NOON + 21 * 3600  # Thursday 09:00
+
+
+async def test_a_channel_post_nobody_available_can_see_escalates(tmp_path: Path) -> None:
+    routing = copy.deepcopy(ROUTING)
+    del routing["routes"][1]["first_response"]        # default route, no SLA (the default)
+    clock = ManualClock(NOON)
+    async with DeskHarness(make_config(tmp_path, routing=routing), tmp_path / "hf.db",
+                           clock=clock) as h:
+        run = Run(h, clock)
+        for u in ("u-ana", "u-ben", "u-cho", "u-dee", "u-lee"):
+            h.staff(u, "/off")
+        await run.settle()
+        h.customer("cust1", "help", "my tv is broken")
+        await run.settle()
+        await run.later(7 * 24 * 3600)
+        assert await run.events(1, "escalated"), "nobody available, nobody told, ever"
+
+
+async def test_an_escalation_nobody_can_receive_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = tmp_path / "config"
+    cfg.mkdir()
+    shutil.copy(ROOT / "config" / "policies.yaml", cfg / "policies.yaml")
+    s = yaml.safe_load((ROOT / "config" / "helpforce.yaml").read_text())
+    s["platforms"]["local"]["public_channels"] = ["help", "ayuda"]
+    s["platforms"]["local"]["staff_channel"] = None
+    (cfg / "helpforce.yaml").write_text(yaml.safe_dump(s))
+    no_leads = [x for x in STAFF if x["id"] != "lee"]
+    (cfg / "roster.yaml").write_text(yaml.safe_dump({"staff": no_leads}))
+    (cfg / "routing.yaml").write_text(yaml.safe_dump(ROUTING))
+    config = load_config(cfg, env={})
+    clock = ManualClock(NOON)
+    caplog.set_level(logging.WARNING)
+    async with DeskHarness(config, tmp_path / "hf.db", clock=clock) as h:
+        run = Run(h, clock)
+        h.customer("cust1", "help", "refund please")
+        await run.settle()
+        await run.later(600)                      # first_response: unclaimed -> escalate
+        esc = await run.events(1, "escalated")
+        assert esc and esc[0]["to"] == [] and esc[0]["channels"] == []
+        assert (await h.question(1))["state"] == "escalated"
+        assert any("escalat" in r.getMessage() for r in caplog.records), \
+            "escalated to nobody: no notice, no log"
+
+
+async def spin(n: int = 50) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def test_the_timer_loop_keeps_a_wake_that_comes_while_it_reads() -> None:
+    clock = ManualClock(1000.0)
+    timers = {"c": 1010.0}
+    fired: list[float] = []
+    tl: TimerLoop
+
+    async def next_due():
+        snapshot = min(timers.values()) if timers else None   # the SELECT's snapshot
+        if 1010.0 in fired and "b" not in timers and 1060.0 not in fired:
+            # a step commits a timer while this read is in flight; its after-commit
+            # callback wakes the loop (as Desk.on_timer does)
+            timers["b"] = 1060.0
+            tl.wake(1060.0)
+        await asyncio.sleep(0)
+        return snapshot
+
+    async def fire_due(now):
+        due = [k for k, v in timers.items() if v <= now]
+        for k in due:
+            fired.append(timers.pop(k))
+        return len(due)
+
+    tl = TimerLoop(clock, next_due, fire_due)
+    await tl.start()
+    await spin()
+    assert tl._known_due == 1010.0
+    await clock.advance(10)          # 1010: c fires; the re-read races with b being set
+    await spin()
+    await clock.advance(60)          # 1070: b (due 1060) should fire
+    await spin()
+    await tl.stop()
+    assert 1060.0 in fired, "timer b slept through (next look in 24h)"
+

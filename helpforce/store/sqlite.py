@@ -50,12 +50,11 @@ class StoreClosed(StoreError):
     pass
 
 
-async def _configure(conn: aiosqlite.Connection, durable: bool = True) -> None:
+async def _configure(conn: aiosqlite.Connection) -> None:
     conn.row_factory = sqlite3.Row
     await conn.execute("PRAGMA journal_mode=WAL")
-    # FULL: a commit that precedes acknowledging a platform cursor must survive power loss;
-    # OFF only for a throwaway database (the simulator's)
-    await conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+    # FULL: a commit that precedes acknowledging a platform cursor must survive power loss
+    await conn.execute("PRAGMA synchronous=FULL")
     await conn.execute("PRAGMA foreign_keys=ON")
     await conn.execute("PRAGMA busy_timeout=5000")
 
@@ -155,17 +154,11 @@ class Store:
     ``async with Store(path) as store`` opens, migrates and starts the writer.
     """
 
-    def __init__(
-        self, path: str | Path, *, max_batch: int = 256, readonly: bool = False,
-        durable: bool = True,
-    ) -> None:
+    def __init__(self, path: str | Path, *, max_batch: int = 256, readonly: bool = False) -> None:
         self.path = str(path)
         self.max_batch = max_batch
         #: read-only: for the CLI's read commands; no writer, no migrations
         self.readonly = readonly
-        #: False: commits are not synced to disk (synchronous=OFF), for a throwaway database
-        #: such as the simulator's; never for the daemon's
-        self.durable = durable
         self._running = False
         self._writer_conn: aiosqlite.Connection | None = None
         self._reader_conn: aiosqlite.Connection | None = None
@@ -194,7 +187,7 @@ class Store:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         try:
-            await _configure(conn, self.durable)
+            await _configure(conn)
             await migrate(conn, self.path)
             for table in _ID_TABLES:
                 async with conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}") as cur:
@@ -205,7 +198,7 @@ class Store:
             raise
         self._writer_conn = conn
         self._reader_conn = await aiosqlite.connect(self.path, isolation_level=None)
-        await _configure(self._reader_conn, self.durable)
+        await _configure(self._reader_conn)
         self._writer_task = asyncio.create_task(self._writer(), name="helpforce.store.writer")
 
     async def _open_readonly(self) -> None:
