@@ -1515,7 +1515,13 @@ class Desk:
                 self.config, self.policy = old_config, old_policy
                 raise
 
-        await self.store.transaction(step)
+        old_config, old_policy = self.config, self.policy
+        try:
+            await self.store.transaction(step)
+        except BaseException:
+            # nothing was committed (the group commit failed): the old configuration stays
+            self.config, self.policy = old_config, old_policy
+            raise
         return change
 
     async def _offboard(self, st: _Step, staff_id: str) -> None:
