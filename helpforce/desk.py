@@ -721,6 +721,8 @@ class Desk:
         language = q.language or self.config.routing.languages.default
         loads = await self._loads(st) if not fresh else (st.loads or {})
         leads = self._routing().leads(st.now, language, route.escalate_to, loads)
+        # being asked to step in counts as an offer: the next escalation asks other leads
+        self._routing().offered([t.staff.id for t in leads], st.now)
         note = texts.escalation(q.id, q.platform, q.customer_handle, why)
         for t in leads:
             self._notify_staff(st, t.staff, q, note)

@@ -621,3 +621,20 @@ async def test_the_timer_loop_keeps_a_wake_that_comes_while_it_reads() -> None:
     await tl.stop()
     assert 1060.0 in fired, "timer b slept through (next look in 24h)"
 
+
+
+async def test_escalations_take_turns_among_leads(tmp_path: Path) -> None:
+    staff = [*STAFF, {"id": "lia", "name": "Lia L", "initials": "LI", "role": "lead",
+                      "languages": ["en"], "accounts": {"local": "u-lia"}, "notify": ["local"]}]
+    routing = copy.deepcopy(ROUTING)
+    routing["routes"][0]["escalate_to"] = 1
+    clock = ManualClock(NOON)
+    async with DeskHarness(make_config(tmp_path, staff=staff, routing=routing),
+                           tmp_path / "hf.db", clock=clock) as h:
+        run = Run(h, clock)
+        h.customer("cust1", "help", "refund please")
+        h.customer("cust2", "help", "refund too")
+        await run.settle()
+        await run.later(600)
+        to = [(await run.events(q, "escalated"))[0]["to"] for q in (1, 2)]
+        assert sorted(to) == [["lee"], ["lia"]]
