@@ -1041,6 +1041,8 @@ class Desk:
         q.state, q.claimed_by = State.CLAIMED, staff.id
         if st.loads is not None:
             st.loads[staff.id] = st.loads.get(staff.id, 0) + 1
+        # a claimed question needs no more offers: no wave left to fire and do nothing
+        await self._clear_timers(st, q.id, "wave")
         self._start_lease(st, q)
         self._event(st, q.id, EventKind.CLAIMED, actor=staff.id, platform=via)
         await self._mark_offers_taken(st, q, staff)
