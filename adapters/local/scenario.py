@@ -41,6 +41,7 @@ from pydantic import (
     model_validator,
 )
 
+from helpforce.config.loader import located
 from helpforce.config.schema import (
     Duration,
     Problem,
@@ -53,10 +54,8 @@ from helpforce.config.schema import (
 from helpforce.config.yamlpos import (
     ConfigError,
     ConfigErrors,
-    Positions,
     YamlPath,
     load_yaml_file,
-    render_path,
 )
 
 #: the platforms a question may appear to come from (the simulator stands in for each)
@@ -230,18 +229,6 @@ class Scenario:
         return self.behaviours.get(staff_id, self.default)
 
 
-def located(problem: Problem, positions: Positions, file: str) -> ConfigError:
-    """A problem at its FILE:LINE:COL (as the configuration loader reports them)."""
-    if problem.exact:
-        shown = problem.loc
-        line, col = positions.locate(shown, problem.at_key)
-    else:
-        known = positions.known_prefix(problem.loc)
-        shown = known
-        if problem.missing and len(problem.loc) > len(known):
-            shown = (*known, problem.loc[-1])
-        line, col = positions.locate(known, problem.at_key and known == problem.loc)
-    return ConfigError(file, line, col, render_path(shown), problem.message)
 
 
 def _seconds(at: float | dt.datetime, start: dt.datetime) -> float:

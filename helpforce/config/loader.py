@@ -138,7 +138,8 @@ def _policy_problems(policies: PolicySettings) -> list[Problem]:
     return problems
 
 
-def _to_error(problem: Problem, positions: Positions, file: str) -> ConfigError:
+def located(problem: Problem, positions: Positions, file: str) -> ConfigError:
+    """A problem at its FILE:LINE:COL in ``file`` (also used for simulator scenarios)."""
     if problem.exact:
         shown = problem.loc
         line, col = positions.locate(shown, problem.at_key)
@@ -166,7 +167,7 @@ def _validate(
         model = _MODELS[name].model_validate({} if doc.data is None else doc.data, context=context)
     except ValidationError as exc:
         problems = problems_from_errors(exc.errors())
-        errors.extend(_to_error(p, doc.positions, shown) for p in problems)
+        errors.extend(located(p, doc.positions, shown) for p in problems)
         return None, doc.positions, doc.source
     return model, doc.positions, doc.source
 
@@ -197,10 +198,10 @@ def load_config(
         if isinstance(model, HelpforceSettings):
             shown = str(config_dir / name)
             secrets = _secret_problems(model, os.environ if env is None else env)
-            per_file.extend(_to_error(p, positions, shown) for p in secrets)
+            per_file.extend(located(p, positions, shown) for p in secrets)
         if isinstance(model, PolicySettings):
             shown = str(config_dir / name)
-            per_file.extend(_to_error(p, positions, shown) for p in _policy_problems(model))
+            per_file.extend(located(p, positions, shown) for p in _policy_problems(model))
         errors.extend(sorted(per_file, key=lambda e: (e.line, e.col)))
         models[name] = model
         digest.update(f"{name}\0{len(raw)}\0".encode())
@@ -242,7 +243,7 @@ def _cross_check(
             if p not in known:
                 problems.append(Problem(("routes", i, "match", "platforms", j),
                                         f"unknown platform '{p}'"))
-    errors.extend(_to_error(p, positions, shown) for p in problems)
+    errors.extend(located(p, positions, shown) for p in problems)
 
 
 def check_config(
