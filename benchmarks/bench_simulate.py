@@ -181,7 +181,9 @@ def main() -> None:
                 print(f"{k:>28}: {v}")
         if profiler is not None:
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats("cumulative").print_stats(35)
+            stats.sort_stats("tottime").print_stats(25)
             print(out.getvalue())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -386,3 +386,22 @@ async def test_migrating_an_older_database_keeps_its_rows(tmp_path: Path) -> Non
         assert [tuple(r) for r in rows] == [(1, "hf1", "pending", 1)]
         assert not await store.fetchall("PRAGMA foreign_key_check")
     assert _user_version(path) == SCHEMA_VERSION
+
+
+async def test_the_outbox_finds_a_messages_row_by_index_not_by_scan(tmp_path: Path) -> None:
+    """Editing an offer looks up the outbox row that sent it (outbox.message_row): with no
+    index that is a scan of the whole outbox per edit, quadratic over a long day."""
+    async with Store(tmp_path / "hf.db"):
+        pass
+    conn = sqlite3.connect(tmp_path / "hf.db")
+    try:
+        plan = " | ".join(
+            str(r[3]) for r in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT m.platform_message_id, o.state FROM messages m "
+                "LEFT JOIN outbox o ON o.message_row = m.id WHERE m.id = ?", (1,)
+            )
+        )
+    finally:
+        conn.close()
+    assert "outbox_message_row" in plan, plan
+    assert "SCAN o" not in plan, plan

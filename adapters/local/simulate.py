@@ -35,11 +35,10 @@ Staff react to what the desk records (its observers are called after each commit
   question waits unclaimed, they take the oldest one that is theirs (matching them, or any
   escalated one for a lead), ``claims_after`` later: the queue staff see with /queue.
 
-The store runs its real SQL and transactions, with three differences for a throwaway
+The store runs its real SQL and transactions, with two differences for a throwaway
 database: SQLite is called on the event loop's thread instead of aiosqlite's worker thread
 (the hop costs more than most statements, and a day makes hundreds of thousands of them one
-after another), commits are not synced to disk (``synchronous=OFF``), and ``outbox``
-gets an index on ``message_row`` (the outbox looks rows up by it).
+after another), and commits are not synced to disk (``synchronous=OFF``).
 
 Customer texts never go to the logs.
 """
@@ -78,7 +77,6 @@ from helpforce.config.schema import Roster, UserIdValidator
 from helpforce.models import Account, Event, EventKind, Inbound, Visibility
 from helpforce.routing import Router
 from helpforce.schedule import availability
-from helpforce.store import Tx
 
 log = logging.getLogger(__name__)
 
@@ -276,10 +274,6 @@ _TIMELINE = frozenset({
     EventKind.LEASE_EXPIRED, EventKind.WARNED, EventKind.STATUS, EventKind.CONFIG_CHANGED,
     EventKind.TAKEN_OVER, EventKind.TRANSFERRED,
 })
-
-async def _index_message_row(tx: Tx) -> None:
-    await tx.execute("CREATE INDEX IF NOT EXISTS sim_outbox_message_row ON outbox(message_row)")
-
 
 class _InlineConnection(aiosqlite.Connection):
     """An aiosqlite connection whose SQLite calls run on the event loop's thread.
@@ -827,10 +821,6 @@ class Simulator:
         self._app = app
         async with app:
             assert app.store is not None
-            # the outbox looks up the row of an earlier message (an edit of a staff-channel
-            # post) by outbox.message_row, which has no index: a scan of the whole outbox per
-            # edit, quadratic over a big day. This throwaway database gets the index.
-            await app.store.transaction(_index_message_row)
             self._reconfigure()
             clock = self.clock
             while True:

@@ -417,8 +417,10 @@ class Roster(Frozen):
 
     _by_id: dict[str, StaffMember] = PrivateAttr(default_factory=dict)
     _by_account: dict[tuple[str, str], StaffMember] = PrivateAttr(default_factory=dict)
+    _leads: tuple[StaffMember, ...] = PrivateAttr(default=())
 
     def model_post_init(self, context: Any, /) -> None:
+        self._leads = tuple(m for m in self.staff if m.role in (Role.LEAD, Role.MANAGER))
         for member in self.staff:
             self._by_id.setdefault(member.id, member)
             for platform, user_id in member.accounts.items():
@@ -455,8 +457,8 @@ class Roster(Frozen):
         return self._by_account.get((platform, user_id))
 
     def leads(self) -> tuple[StaffMember, ...]:
-        """Staff who may take escalations: leads and managers."""
-        return tuple(m for m in self.staff if m.role in (Role.LEAD, Role.MANAGER))
+        """Staff who may take escalations: leads and managers (the roster is frozen)."""
+        return self._leads
 
 
 # --- policies.yaml ----------------------------------------------------------------------

@@ -187,6 +187,12 @@ MIGRATIONS: list[list[str]] = [
         ) WITHOUT ROWID
         """,
     ],
+    # 5: the outbox finds the row that sent one of our messages (to edit an offer once it is
+    # claimed, to reply to the part before) by message_row; without an index that is a scan
+    # of the whole outbox per edit, quadratic over a long day
+    [
+        "CREATE INDEX outbox_message_row ON outbox(message_row) WHERE message_row IS NOT NULL",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
