@@ -41,7 +41,13 @@ class Capabilities:
     edits: bool = False
     threads: bool = False
     dms: bool = False
+    #: the bot cannot write to someone privately before they wrote to it (Telegram): a public
+    #: reply carries a link that opens the private chat (``Outgoing.deep_link``), and private
+    #: messages to a customer who has not opened one yet wait until they do
     deep_links: bool = False
+    #: a reply to a button press can be shown to the presser alone (Discord's ephemeral
+    #: follow-ups): the adapter recognises ``reply_to`` = the press's message id
+    ephemeral: bool = False
     #: the platform drops a repeated send with the same key (Discord nonce, local platform)
     idempotent_send: bool = False
     max_text: int = 4096
@@ -70,6 +76,11 @@ class TransientError(AdapterError):
 
 class PermanentError(AdapterError):
     """The platform refused for good: cannot DM this user, unknown chat, forbidden, too long."""
+
+
+class Unreachable(PermanentError):
+    """This person cannot be messaged privately: they never started the bot, blocked it, or
+    closed their DMs. The desk remembers it (``helpforce roster`` shows staff it cannot reach)."""
 
 
 class UncertainError(AdapterError):

@@ -308,19 +308,23 @@ def questions_show(question_id: int, config_dir: str | None, db: str | None,
               "[default: storage.path, if it exists].")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
 def roster(config_dir: str | None, db: str | None, as_json: bool) -> None:
-    """The staff on the roster, their accounts and open claims."""
-    from helpforce.queries import open_claims
+    """The staff on the roster, their accounts and open claims, and accounts the desk cannot
+    reach privately (e.g. a Telegram account that never started the bot)."""
+    from helpforce.queries import open_claims, unreachable
 
     config = _load(config_dir)
     path = db or config.settings.storage.path
     claims: dict[str, int] = {}
+    refused: dict[tuple[str, str], str] = {}
     if db or os.path.isfile(path):
         claims = _run(_with_store(path, open_claims))
+        refused = _run(_with_store(path, unreachable))
     staff: list[dict[str, Any]] = [
         {"id": s.id, "name": s.name, "initials": s.initials, "role": s.role.value,
          "skills": list(s.skills), "languages": list(s.languages),
          "accounts": dict(s.accounts), "notify": list(s.notify),
-         "max_open_claims": s.max_open_claims, "open_claims": claims.get(s.id, 0)}
+         "max_open_claims": s.max_open_claims, "open_claims": claims.get(s.id, 0),
+         "unreachable": {p: refused[(p, u)] for p, u in s.accounts.items() if (p, u) in refused}}
         for s in config.roster.staff
     ]
     if as_json:
@@ -329,9 +333,17 @@ def roster(config_dir: str | None, db: str | None, as_json: bool) -> None:
     click.echo(_table(
         ["id", "name", "role", "skills", "accounts", "notify", "claims"],
         [[s["id"], f"{s['name']} (^{s['initials']})", s["role"], ",".join(s["skills"]) or "-",
-          " ".join(f"{p}:{u}" for p, u in s["accounts"].items()), ",".join(s["notify"]) or "-",
+          " ".join(f"{p}:{u}" + (" (unreachable)" if p in s["unreachable"] else "")
+                   for p, u in s["accounts"].items()),
+          ",".join(s["notify"]) or "-",
           f"{s['open_claims']}/{s['max_open_claims']}"] for s in staff],
     ))
+    cut_off = [(s, p, why) for s in staff for p, why in s["unreachable"].items()]
+    if cut_off:
+        click.echo("\nCannot be messaged privately (they must write to the bot first):")
+        for s, p, why in cut_off:
+            hint = " (has not started the bot, or blocked it)" if p == "telegram" else ""
+            click.echo(f"  {s['id']} on {p}{hint}: {why}")
 
 
 @main.group()

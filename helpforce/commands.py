@@ -30,12 +30,16 @@ COMMANDS: dict[str, tuple[bool, bool]] = {
     "auto": (False, False),
 }
 
+#: other words staff use for the same command (Telegram's issue names /onshift)
+ALIASES: dict[str, str] = {"onshift": "on", "offshift": "off"}
+
 HELP = (
     "Commands: /claim N · /answer N text · /ask N text (answer and wait for the customer) "
     "· /dm N text (move to private) · /note N text "
     "(internal) · /release N · /resolve N · /transfer N staff-id · /details N · /queue · "
     "/send N (the compliant version of a stopped reply) · /override N reason (leads) · "
-    "/takeover N (leads) · /on · /away · /off · /auto (follow your shifts). "
+    "/takeover N (leads) · /on (or /onshift) · /away · /off (or /offshift) · /auto "
+    "(follow your shifts). "
     "Or reply to a question's notification: plain text answers it, a /command without "
     "a number applies to it."
 )
@@ -66,6 +70,7 @@ def parse_command(text: str) -> Command | None:
     if m is None:
         return None
     name = m.group(1).lower()
+    name = ALIASES.get(name, name)
     rest = (m.group(2) or "").strip()
     if name == "start":
         return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from helpforce import texts
+from helpforce import reach, texts
 from helpforce.adapter import Capabilities
 from helpforce.clock import Clock
 from helpforce.commands import HELP, Command, UnknownCommand, parse_action, parse_command
@@ -74,6 +74,8 @@ class Q:
     tags: tuple[str, ...] = ()
     language: str | None = None
     route: str | None = None
+    #: payload of the link the customer has yet to open; private messages wait for it
+    dm_link: str | None = None
 
     @classmethod
     def from_row(cls, r: Row) -> Q:
@@ -96,6 +98,7 @@ class Q:
             tags=tuple(json.loads(r["tags"])),
             language=r["language"],
             route=r["route"],
+            dm_link=r["dm_link"],
         )
 
 
@@ -144,6 +147,7 @@ class Desk:
         self.router = Router(config.roster, capabilities)
         self.tagger = Tagger(config.routing, _languages(config))
         self._routing_for = config
+        self.reach = reach.ReachCache()
 
     async def open(self) -> None:
         """Read what staff said about themselves (/on, /away, /off) before the first step."""
@@ -270,6 +274,13 @@ class Desk:
             )
         await self._prefetch(st, platform, fresh)
         for e in fresh:
+            if e.visibility is Visibility.PRIVATE and e.kind is not InboundKind.EDIT and (
+                self.capabilities.get(platform, Capabilities()).deep_links
+                or self.config.roster.by_account(platform, e.author.user_id) is not None
+            ):
+                # they wrote to us privately: private messages reach them (remembered for
+                # staff, and for customers where a bot cannot write first)
+                await reach.mark(tx, self.reach, platform, e.author.user_id, True, st.now)
             await self._handle(st, e)
         await self._write_timers(st)
         if cursor is not None:
@@ -313,6 +324,8 @@ class Desk:
         staff = self.config.roster.by_account(e.platform, e.author.user_id)
         if e.kind is InboundKind.ACTION:
             await self._action(st, e, staff)
+        elif e.kind is InboundKind.START:
+            await self._opened(st, e)
         elif e.kind in (InboundKind.EDIT, InboundKind.DELETE):
             # an edit or deletion never rewrites what was received: it is recorded, not applied
             ref = await self._message_ref(st, e.platform, e.reply_to or e.message_id)
@@ -415,11 +428,14 @@ class Desk:
             self._event(st, q.id, EventKind.ESCALATED,
                         reason=f"customer posted private data; {q.platform} cannot move to DM")
             return
+        link = await self._link_for(st, q)
         reply = verdict.suggestion or "For your privacy, we'll continue in a private message."
+        if link is not None:
+            reply = texts.moved_public_link(q.customer_handle, "")
         self._enqueue(
             st, q.id,
             Outgoing(q.platform, e.conversation, reply, Visibility.PUBLIC, reply_to=e.message_id,
-                     thread=e.thread),
+                     thread=e.thread, deep_link=link),
             kind="moved_public", role="bot",
         )
         brand = self.config.settings.desk.brand
@@ -434,7 +450,65 @@ class Desk:
             "UPDATE questions SET dm_conversation = ? WHERE id = ?", (q.dm_conversation, q.id)
         )
         self._event(st, q.id, EventKind.MOVED_TO_DM, actor=None, platform=q.platform,
-                    reason=verdict.rule_id)
+                    reason=verdict.rule_id, **({"via": "link"} if link else {}))
+
+    async def _link_for(self, st: _Step, q: Q) -> str | None:
+        """The payload of the link the customer must open before we can write privately, on
+        platforms where a bot cannot write first; None when private messages can go now."""
+        if not self.capabilities.get(q.platform, Capabilities()).deep_links:
+            return None
+        if q.visibility != Visibility.PUBLIC.value:
+            return None  # they asked privately: the private chat is open
+        if q.dm_link is not None:
+            return q.dm_link
+        if await reach.reachable(st.tx, self.reach, q.platform, q.customer_id):
+            return None
+        q.dm_link = await reach.create_link(st.tx, q.id, q.platform, q.customer_id, st.now)
+        await st.tx.execute("UPDATE questions SET dm_link = ? WHERE id = ?", (q.dm_link, q.id))
+        return q.dm_link
+
+    async def _opened(self, st: _Step, e: Inbound) -> None:
+        """Someone opened a private chat with us through a link (Telegram's /start PAYLOAD).
+        Its customer gets the private messages held for them and the conversation continues
+        on the question; anyone else (the link was public in a group) changes nothing."""
+        brand = self.config.settings.desk.brand
+        link = await reach.find_link(st.tx, e.platform, e.data or "")
+        if link is None or link.customer_id != e.author.user_id:
+            if link is None:
+                reply, why = texts.link_unknown(brand), "a private chat opened with an unknown link"
+            else:
+                reply = texts.link_not_yours(brand)
+                why = "a link opened by someone other than the customer it was made for"
+            self._event(st, link.question_id if link else None, EventKind.IGNORED,
+                        actor=e.author.key, platform=e.platform, reason=why,
+                        message_id=e.message_id)
+            self._enqueue(
+                st, None,
+                Outgoing(e.platform, e.conversation, reply, Visibility.PRIVATE,
+                         dm_user=e.author.user_id),
+                kind="notice", role="bot",
+            )
+            return
+        if link.opened_at is None:
+            await st.tx.execute("UPDATE deep_links SET opened_at = ? WHERE token = ?",
+                                (st.now, link.token))
+        q = await self._question(st, link.question_id)
+        if q is None or q.dm_link != link.token:
+            return  # opened before (Start pressed again): the chat is already bound
+        q.dm_link = None
+        await st.tx.execute("UPDATE questions SET dm_link = NULL WHERE id = ?", (q.id,))
+        released = await st.tx.execute(
+            "UPDATE outbox SET state = 'pending', due_at = ? "
+            "WHERE question_id = ? AND state = 'held'",
+            (st.now, q.id),
+        )
+        platform = q.platform
+        st.tx.after_commit(lambda: self.on_outbox(platform))
+        self._event(st, q.id, EventKind.DM_OPENED, actor=e.author.key, platform=e.platform,
+                    released=released)
+        holder = self.config.roster.get(q.claimed_by or q.last_answer_by or "")
+        if holder is not None:
+            self._notify_staff(st, holder, q, texts.link_opened(q.id, q.customer_handle))
 
     def _store_inbound(self, st: _Step, qid: int, e: Inbound, kind: str) -> None:
         mid = st.tx.new_id("messages")
@@ -977,17 +1051,22 @@ class Desk:
                 st, cmd.question_id if cmd else None, EventKind.IGNORED, actor=e.author.key,
                 platform=e.platform, reason="button pressed by someone not on the roster",
             )
-            self._enqueue(
-                st, None,
-                Outgoing(e.platform, f"dm:{e.author.user_id}", texts.not_staff(),
-                         Visibility.PRIVATE, dm_user=e.author.user_id),
-                kind="notice", role="bot", audience="customer",
-            )
+            self._enqueue(st, None, self._to_presser(e, texts.not_staff()),
+                          kind="notice", role="bot", audience="customer")
             return
         if cmd is None:
             self._private_notice(st, e, staff, None, "That button has expired.")
             return
         await self._command(st, e, staff, cmd)
+
+    def _to_presser(self, e: Inbound, text: str) -> Outgoing:
+        """A private word to whoever pressed a button: seen by them alone where the platform
+        can (an ephemeral reply), else a private message."""
+        if self.capabilities.get(e.platform, Capabilities()).ephemeral:
+            return Outgoing(e.platform, e.conversation, text, Visibility.PRIVATE,
+                            reply_to=e.message_id)
+        return Outgoing(e.platform, f"dm:{e.author.user_id}", text, Visibility.PRIVATE,
+                        dm_user=e.author.user_id)
 
     async def _command(self, st: _Step, e: Inbound, staff: StaffMember, cmd: Command) -> None:
         if cmd.name == "help":
@@ -1301,17 +1380,25 @@ class Desk:
             )
             return
         public_first = q.visibility == "public" and q.state is not State.MOVED_TO_DM
+        link = await self._link_for(st, q)
         if public_first:
             public = self._to_customer(
-                st, q, texts.moved_public(q.customer_handle, signature), private=False
+                st, q,
+                texts.moved_public_link(q.customer_handle, signature) if link
+                else texts.moved_public(q.customer_handle, signature),
+                private=False,
             )
+            public = replace(public, deep_link=link)
             note = self._check(st, q, staff, public)
             await self._send_answer(st, q, staff, e.platform, public, kind="moved_public",
                                     parts=note.parts)
         await self._send_answer(st, q, staff, e.platform, private, kind="dm",
                                 parts=verdict.parts)
         self._warn(st, e, staff, q, verdict)
-        self._event(st, q.id, EventKind.MOVED_TO_DM, actor=staff.id, platform=e.platform)
+        if link is not None:
+            self._private_notice(st, e, staff, q.id, texts.link_waiting(q.id, q.customer_handle))
+        self._event(st, q.id, EventKind.MOVED_TO_DM, actor=staff.id, platform=e.platform,
+                    **({"via": "link"} if link else {}))
         if q.dm_conversation is None:
             q.dm_conversation = f"dm:{q.customer_id}"
             await st.tx.execute(
@@ -1564,10 +1651,16 @@ class Desk:
     # -- delivery failures (called by the outbox, inside its transaction) ---------------------
 
     async def delivery_failed(
-        self, tx: Tx, qid: int | None, kind: str | None, reason: str, uncertain: bool
+        self, tx: Tx, qid: int | None, kind: str | None, reason: str, uncertain: bool,
+        platform: str = "", unreachable: str | None = None,
     ) -> None:
-        """A customer-facing message could not be delivered (or may not have been): the
-        question is escalated to the leads, visibly, rather than left looking answered."""
+        """A message could not be delivered (or may not have been). Someone a private
+        message cannot reach is remembered as such (``unreachable``: their user id). A
+        customer-facing message that failed escalates the question to the leads, visibly,
+        rather than leaving it looking answered."""
+        if unreachable is not None and platform:
+            await reach.mark(tx, self.reach, platform, unreachable, False, self.clock.now(),
+                             reason)
         if qid is None or kind not in CUSTOMER_FACING_KINDS:
             return
         st = _Step(tx, self.clock.now())
@@ -1766,13 +1859,19 @@ class Desk:
         key = f"hf{oid}"
         payload = out.to_json()
         payload["key"] = key
+        q = st.questions.get(qid) if qid is not None and out.dm_user else None
+        # a private message to a customer who has yet to open the private chat waits for it
+        held = q is not None and q.dm_link is not None and out.dm_user == q.customer_id \
+            and out.platform == q.platform
         st.tx.insert("outbox", {
             "id": oid, "key": key, "platform": out.platform, "message_row": mid,
-            "question_id": qid, "payload": json.dumps(payload), "state": "pending",
+            "question_id": qid, "payload": json.dumps(payload),
+            "state": "held" if held else "pending",
             "attempts": 0, "due_at": st.now, "created_at": st.now,
         })
-        platform = out.platform
-        st.tx.after_commit(lambda: self.on_outbox(platform))
+        if not held:
+            platform = out.platform
+            st.tx.after_commit(lambda: self.on_outbox(platform))
         return mid
 
     def _event(

@@ -44,6 +44,9 @@ class InboundKind(enum.StrEnum):
     ACTION = "action"
     EDIT = "edit"
     DELETE = "delete"
+    #: someone opened a private chat with the bot through one of our links (Telegram's
+    #: ``/start <payload>``); ``data`` holds the link's payload
+    START = "start"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,9 @@ class Outgoing:
     key: str = ""
     #: send privately to this user id (the adapter opens or finds the private chat)
     dm_user: str | None = None
+    #: the payload of a link that opens a private chat with us (see Capabilities.deep_links):
+    #: the adapter appends the link, built from its own account name, to the text
+    deep_link: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +113,7 @@ class Outgoing:
             "edit_of": self.edit_of,
             "key": self.key,
             "dm_user": self.dm_user,
+            **({"deep_link": self.deep_link} if self.deep_link else {}),
         }
 
     @classmethod
@@ -122,6 +129,7 @@ class Outgoing:
             edit_of=d.get("edit_of"),
             key=d.get("key", ""),
             dm_user=d.get("dm_user"),
+            deep_link=d.get("deep_link"),
         )
 
 
@@ -243,6 +251,9 @@ class EventKind(enum.StrEnum):
     STATUS = "status"
     #: the customer was told the desk is closed and when to expect an answer
     ACKNOWLEDGED = "acknowledged"
+    #: the customer opened the private chat through the link we gave them: the private
+    #: messages held for them go out
+    DM_OPENED = "dm_opened"
     #: roster, routing or policy files changed and the change was applied
     CONFIG_CHANGED = "config_changed"
     #: an edit of the files was invalid; the previous configuration stays in force

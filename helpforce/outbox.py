@@ -31,9 +31,10 @@ from helpforce.adapter import (
     SendResult,
     TransientError,
     UncertainError,
+    Unreachable,
 )
 from helpforce.clock import Clock
-from helpforce.models import CUSTOMER_FACING_KINDS, EventKind, Outgoing
+from helpforce.models import CUSTOMER_FACING_KINDS, EventKind, Outgoing, Visibility
 from helpforce.ratelimit import PlatformLimiter
 from helpforce.store import Row, Store, Tx
 
@@ -56,8 +57,11 @@ class _Item:
     kind: str | None
 
 
-#: desk hook: (tx, question id, message kind, reason, uncertain) -> escalation
-FailureHook = Callable[[Tx, int | None, str | None, str, bool], Awaitable[None]]
+#: desk hook: (tx, question id, message kind, reason, uncertain, platform, the user a private
+#: message could not reach (Unreachable) or None) -> escalation, and what the desk remembers
+FailureHook = Callable[
+    [Tx, int | None, str | None, str, bool, str, str | None], Awaitable[None]
+]
 
 
 class Outbox:
@@ -170,7 +174,7 @@ class Outbox:
                 _event(tx, r[1], now, EventKind.DELIVERY_UNCERTAIN, platform, outbox=r[0],
                        reason=reason)
                 if self.on_failure is not None:
-                    await self.on_failure(tx, r[1], r[2], reason, True)
+                    await self.on_failure(tx, r[1], r[2], reason, True, platform, None)
 
         await self.store.transaction(step)
         log.info("%s: recovered %d outbox rows left sending", platform, len(rows))
@@ -226,18 +230,30 @@ class Outbox:
             return max(0.001, float(nxt[0]) - now)
         limiter = self.limiters[platform]
         ready: list[_Item] = []
-        chats_waiting: set[str] = set()
+        chats_seen: set[str] = set()
+        #: chats in this pass with more rows due (left for a later pass)
+        more: set[str] = set()
+        #: when a chat left out of this pass may go: the pass ends then, so that a chat (or a
+        #: group, 3 s) with a backlog gets its full rate while a long pass serves the others
+        resume_at: float | None = None
         for r in rows:
             out = Outgoing.from_json(json.loads(r["payload"]))
-            if limiter.per_chat:
-                # one message per chat per pass; a chat that must wait does not hold up others
+            if limiter.per_chat or limiter.per_group:
+                # one message per chat per pass; a chat (or group) that must wait for its own
+                # limit is left for a later pass and does not hold up the others
                 chat = out.dm_user or out.conversation
-                if chat in chats_waiting:
+                if chat in chats_seen:
+                    more.add(chat)
                     continue
-                chats_waiting.add(chat)
-                if ready and limiter.ready_in(chat) > 0:
+                chats_seen.add(chat)
+                wait = limiter.chat_ready_in(chat, _to_group(out))
+                if wait > 0:
+                    resume_at = _earliest(resume_at, now + wait)
                     continue
             ready.append(_Item(r, out, r["kind"]))
+        if not ready and resume_at is not None:
+            # every chat with a due row waits for its own limit; a wake ends the wait
+            return max(0.001, resume_at - now)
         idempotent = self._idempotent(platform)
         # results are recorded in chunks (executemany); until a chunk is committed, the
         # platform ids it holds are known here (see unrecorded_row), so a reply to a message
@@ -254,8 +270,11 @@ class Outbox:
 
         try:
             for item in ready:
+                if resume_at is not None and self.clock.now() >= resume_at:
+                    break  # the rest go in the next pass, in due order with that chat's row
                 chat = item.out.dm_user or item.out.conversation
-                wait = limiter.ready_in(chat)
+                group = _to_group(item.out)
+                wait = limiter.ready_in(chat, group)
                 if wait > 0:
                     self._waiting[platform] = False
                     try:
@@ -268,13 +287,18 @@ class Outbox:
                     continue
                 if not idempotent:
                     await self.store.transaction(partial(_mark_sending, ids=[item.row[0]]))
-                limiter.take(chat)
+                limiter.take(chat, group)
+                if chat in more:
+                    resume_at = _earliest(
+                        resume_at, self.clock.now() + limiter.chat_ready_in(chat, group)
+                    )
                 try:
                     result: SendResult | Exception = await self.adapters[platform].send(item.out)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # classified in _record; an adapter bug is transient
                     result = exc
+                limiter.answered(chat, group)
                 if isinstance(result, SendResult) and item.row["message_row"] is not None:
                     row_id = int(item.row["message_row"])
                     resolved[row_id] = result.platform_message_id
@@ -451,7 +475,9 @@ class Outbox:
         self.failures += 1
         log.warning("%s: outbox row %d %s: %s", platform, oid, state, reason)
         if self.on_failure is not None:
-            await self.on_failure(tx, qid, item.kind, reason, state == "uncertain")
+            unreachable = item.out.dm_user if isinstance(result, Unreachable) else None
+            await self.on_failure(tx, qid, item.kind, reason, state == "uncertain", platform,
+                                  unreachable)
 
 
 class _Deferred(Exception):
@@ -462,6 +488,20 @@ class _Dropped(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def _earliest(a: float | None, b: float) -> float:
+    return b if a is None else min(a, b)
+
+
+def _to_group(out: Outgoing) -> bool:
+    """Whether ``out`` goes into a group or channel (the per-group limit applies on top of the
+    per-chat one): a public message that is not a private one. Edits count as well: Telegram's
+    flood control counts requests into a chat, and python-telegram-bot's own AIORateLimiter
+    (see platforms.md) applies its 20/min group limit to every call with a group's chat_id,
+    editMessageText included; the desk's edits (an offer marked claimed) are of
+    staff-channel posts, so each claimed question costs its staff group two of its 20."""
+    return out.dm_user is None and out.visibility is Visibility.PUBLIC
 
 
 async def _mark_sending(tx: Tx, ids: list[int]) -> None:

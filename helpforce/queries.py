@@ -89,6 +89,16 @@ async def open_claims(store: Store) -> dict[str, int]:
     return {r[0]: r[1] for r in rows}
 
 
+async def unreachable(store: Store) -> dict[tuple[str, str], str]:
+    """Accounts a private message was last refused to: (platform, user id) -> why. A staff
+    member here cannot be notified there (on Telegram: they never started the bot, or
+    blocked it) until they write to the bot."""
+    rows = await store.fetchall(
+        "SELECT platform, user_id, reason FROM dm_reach WHERE reachable = 0"
+    )
+    return {(r[0], r[1]): r[2] or "refused" for r in rows}
+
+
 async def summary(store: Store) -> dict[str, Any]:
     """Totals the demo prints at its end (and tests compare with the questions)."""
     by_state = {

@@ -1,8 +1,32 @@
-"""Rate limits that keep the outbox under each platform's published limits up front."""
+"""Rate limits that keep the outbox under each platform's published limits up front.
+
+A :class:`PlatformLimiter` combines token buckets; every message the outbox sends (a new one
+or an edit) takes one token from each bucket that applies to it:
+
+* the platform-wide bucket (``per_second``, ``burst`` banked);
+* the chat's bucket (``per_chat_per_second``, one banked), when the platform has that limit;
+* the group's bucket (``per_group_per_minute``), on top of the chat's, for a message into a
+  group or channel: Telegram allows about one message a second into any chat but only 20 a
+  minute into one group.
+
+A pause told by the platform (a 429's retry-after) holds everything until it ends.
+"""
 
 from __future__ import annotations
 
 from helpforce.clock import Clock
+
+#: buckets kept per kind (chats, groups); at the cap, the ones that have refilled are forgotten
+MAX_BUCKETS = 10_000
+
+#: tokens a group's bucket banks. One: a quiet group's message goes at once and a busy group's
+#: go one every 60/per_group_per_minute seconds (3 s at Telegram's 20/min), the full rate. A
+#: bucket that banked b messages would let b + per_group_per_minute through in some minute (b
+#: at once, then the rate), and Telegram counts per minute: more than 20 in one minute is a
+#: 429 whose retry-after holds every chat of the bot, not only that group. The per-chat bucket
+#: (about 1/s) already spaces a group's messages; a group that is short of its limit gains
+#: nothing from a burst that the next minute would have to pay back.
+GROUP_BURST = 1
 
 
 class TokenBucket:
@@ -29,17 +53,35 @@ class TokenBucket:
         self._refill()
         self._tokens -= 1
 
+    def restart(self) -> None:
+        """Count the last take as made now: what refilled since then is dropped."""
+        self._at = self.clock.now()
+
+    def full(self) -> bool:
+        """True once it has refilled to its burst: a new bucket would be the same."""
+        self._refill()
+        return self._tokens >= self.burst
+
 
 class PlatformLimiter:
-    """A platform-wide bucket plus one bucket per chat, and a pause told by the platform."""
+    """A platform-wide bucket, one bucket per chat and one per group, and a pause told by the
+    platform.
+
+    ``chat`` is the outbox's chat key (the private chat's user, else the conversation);
+    ``group`` says the message goes into a group or channel, which also takes from that chat's
+    group bucket when ``per_group_per_minute`` is set.
+    """
 
     def __init__(
-        self, per_second: float, burst: int, per_chat_per_second: float | None, clock: Clock
+        self, per_second: float, burst: int, per_chat_per_second: float | None, clock: Clock,
+        *, per_group_per_minute: float | None = None,
     ) -> None:
         self.clock = clock
         self.global_bucket = TokenBucket(per_second, burst, clock)
         self.per_chat = per_chat_per_second
+        self.per_group = per_group_per_minute
         self._chats: dict[str, TokenBucket] = {}
+        self._groups: dict[str, TokenBucket] = {}
         self.paused_until = 0.0
         #: seconds spent waiting, for benchmarks and metrics
         self.waited = 0.0
@@ -47,24 +89,60 @@ class PlatformLimiter:
     def pause(self, seconds: float) -> None:
         self.paused_until = max(self.paused_until, self.clock.now() + seconds)
 
-    def _chat(self, chat: str) -> TokenBucket | None:
-        if self.per_chat is None:
-            return None
-        bucket = self._chats.get(chat)
+    def _bucket(
+        self, buckets: dict[str, TokenBucket], key: str, rate: float, burst: int
+    ) -> TokenBucket:
+        bucket = buckets.get(key)
         if bucket is None:
-            if len(self._chats) > 10_000:
-                self._chats.clear()
-            bucket = self._chats[chat] = TokenBucket(self.per_chat, 1, self.clock)
+            if len(buckets) >= MAX_BUCKETS:
+                _forget_full(buckets)
+            bucket = buckets[key] = TokenBucket(rate, burst, self.clock)
         return bucket
 
-    def ready_in(self, chat: str) -> float:
-        """Seconds until a message to ``chat`` may go (0: now)."""
-        wait = max(0.0, self.paused_until - self.clock.now(), self.global_bucket.delay())
-        bucket = self._chat(chat)
-        return max(wait, bucket.delay() if bucket else 0.0)
+    def _own(self, chat: str, group: bool) -> list[TokenBucket]:
+        own: list[TokenBucket] = []
+        if self.per_chat is not None:
+            own.append(self._bucket(self._chats, chat, self.per_chat, 1))
+        if group and self.per_group is not None:
+            own.append(self._bucket(self._groups, chat, self.per_group / 60, GROUP_BURST))
+        return own
 
-    def take(self, chat: str) -> None:
+    def chat_ready_in(self, chat: str, group: bool = False) -> float:
+        """Seconds until ``chat``'s own limits (per chat; per group when ``group``) let a
+        message go, leaving out what every chat shares (the platform-wide rate, a pause): what
+        tells a chat that must wait from one that may go."""
+        return max((b.delay() for b in self._own(chat, group)), default=0.0)
+
+    def ready_in(self, chat: str, group: bool = False) -> float:
+        """Seconds until a message to ``chat`` (into a group when ``group``) may go (0: now)."""
+        wait = max(0.0, self.paused_until - self.clock.now(), self.global_bucket.delay())
+        return max(wait, self.chat_ready_in(chat, group))
+
+    def take(self, chat: str, group: bool = False) -> None:
+        """A message to ``chat`` goes now (call :meth:`answered` when the platform answers)."""
         self.global_bucket.take()
-        bucket = self._chat(chat)
-        if bucket:
+        for bucket in self._own(chat, group):
             bucket.take()
+
+    def answered(self, chat: str, group: bool = False) -> None:
+        """The platform answered the message just taken for ``chat``: its chat's and group's
+        limits count it from now. The platform counts a message when it arrives, somewhere
+        between our request and its answer; with one message a second into a chat and no
+        burst, counting from the request would let the next arrive less than a second after
+        it whenever this request took longer than the next one (429s, seen against the
+        benchmark's fake). Counting from the answer costs each chat one round trip per
+        message. The platform-wide bucket keeps counting from the request: over its window
+        (30 messages) the outbox's own time between sends is the margin, and a round trip
+        per message would cost a tenth of the rate."""
+        for bucket in self._own(chat, group):
+            bucket.restart()
+
+
+def _forget_full(buckets: dict[str, TokenBucket]) -> None:
+    """Keep memory bounded: forget the buckets that have refilled (nothing is lost: a new one
+    starts full). If that frees less than half (more chats are busy at once than the cap's
+    half, beyond what a platform-wide rate of a few dozen a second can cause), forget all."""
+    for key in [k for k, b in buckets.items() if b.full()]:
+        del buckets[key]
+    if len(buckets) >= MAX_BUCKETS // 2:
+        buckets.clear()

@@ -64,6 +64,34 @@ def dm_opener(handle: str, brand: str) -> str:
             "be with you shortly.")
 
 
+def moved_public_link(handle: str, signature: str) -> str:
+    """A public reply whose platform cannot write privately first: the adapter appends the
+    link that opens the private chat."""
+    return (
+        f"@{handle} so we can help with your details privately, please open a private chat "
+        f"with us (press Start) with this link; we'll continue there.{signature}"
+    )
+
+
+def link_waiting(qid: int, handle: str) -> str:
+    return (f"#{qid}: @{handle} has to open the private chat with the link we posted first; "
+            "your private message waits and goes out as soon as they do.")
+
+
+def link_opened(qid: int, handle: str) -> str:
+    return f"#{qid}: @{handle} opened the private chat; your private messages went out."
+
+
+def link_unknown(brand: str) -> str:
+    return (f"Hi, this is {brand}. That link has expired or is not valid any more: tell us "
+            "here what you need and a colleague will help.")
+
+
+def link_not_yours(brand: str) -> str:
+    return (f"Hi, this is {brand}. That link was made for someone else's conversation, so "
+            "it does not open it for you. If you need help, just write here.")
+
+
 def moved_public(handle: str, signature: str) -> str:
     return (
         f"@{handle} we've sent you a private message so we can help with your details."

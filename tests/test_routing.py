@@ -174,8 +174,8 @@ async def test_language_from_channel_and_fallback_to_leads(run: Run) -> None:
 
 
 async def test_self_service_status_controls_offers(run: Run) -> None:
-    run.h.staff("u-ana", "/off")
-    run.h.staff("u-dee", "/on")  # on nights by schedule, but says they are on now
+    run.h.staff("u-ana", "/offshift")  # the same as /off
+    run.h.staff("u-dee", "/onshift")  # on nights by schedule, but says they are on now
     await run.settle()
     assert any("You are off" in t for t in run.dm("u-ana"))
     run.h.customer("cust1", "help", "refund please")

@@ -107,7 +107,7 @@ STAND_INS: dict[str, StandIn] = {
     "telegram": StandIn(
         Capabilities(buttons=True, edits=True, threads=False, dms=True, deep_links=True,
                      idempotent_send=False, max_text=4096),
-        RateLimit(per_second=30, burst=30, per_chat_per_second=1.0),
+        RateLimit(per_second=30, burst=1, per_chat_per_second=1.0, per_group_per_minute=20),
         public_place="group", private_by_default=True,
     ),
     "discord": StandIn(

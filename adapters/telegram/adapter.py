@@ -26,8 +26,9 @@ import random
 import re
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from telegram import (
@@ -63,11 +64,15 @@ from helpforce.adapter import (
     SendResult,
     TransientError,
     UncertainError,
+    Unreachable,
 )
 from helpforce.clock import Clock
 from helpforce.models import Account, Inbound, InboundKind, Outgoing, Visibility
 
 from . import PLATFORM, TelegramSettings
+
+if TYPE_CHECKING:
+    from .webhook import WebhookServer  # imported at start: aiohttp only in webhook mode
 
 log = logging.getLogger(__name__)
 
@@ -78,23 +83,30 @@ MAX_CALLBACK_DATA = 64
 _REF = re.compile(r"(-?\d{1,20}):(\d{1,12})")
 _CHAT_ID = re.compile(r"-?\d{1,20}")
 _USER_ID = re.compile(r"\d{1,20}")
+_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _BACKOFF_MAX = 60.0
 
 
 class TelegramAdapter:
     platform = PLATFORM
     capabilities = Capabilities(
-        buttons=True, edits=True, threads=False, dms=True, deep_links=False,
+        buttons=True, edits=True, threads=False, dms=True, deep_links=True,
         idempotent_send=False, max_text=MAX_TEXT,
     )
 
-    def __init__(self, settings: TelegramSettings, token: str, clock: Clock) -> None:
+    def __init__(self, settings: TelegramSettings, token: str, clock: Clock, *,
+                 webhook_secret: str | None = None) -> None:
         self.settings = settings
         self.clock = clock
         # time periods as timedelta (PTB 22.2's opt-in): the int form warns on every 429
         os.environ.setdefault("PTB_TIMEDELTA", "true")
         # httpx logs every request URL at INFO, and the URL holds the token
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        # python-telegram-bot logs the API URL (with the token) and every call's parameters
+        # (setWebhook's hold the secret token) at DEBUG
+        ptb_log = logging.getLogger("telegram")
+        if ptb_log.level < logging.INFO:  # NOTSET included
+            ptb_log.setLevel(logging.INFO)
         t = settings.request_timeout
         self._poll_request = HTTPXRequest(
             connection_pool_size=1, read_timeout=t, write_timeout=t, connect_timeout=t,
@@ -108,6 +120,9 @@ class TelegramAdapter:
         )
         self._task: asyncio.Task[None] | None = None
         self._answers: set[asyncio.Task[None]] = set()
+        #: webhook mode (settings.webhook): the secret token and, once started, the server
+        self._webhook_secret = webhook_secret
+        self._webhook: WebhookServer | None = None
         self._state = "stopped"
         self._connected = False
         self._offset: int | None = None
@@ -129,10 +144,19 @@ class TelegramAdapter:
             cursor = None
         self._offset = int(cursor) if cursor is not None else None
         self._state = "connecting"
+        if self.settings.webhook is not None:
+            from .webhook import WebhookServer
+
+            # listen before registering: Telegram may post as soon as setWebhook answers
+            self._webhook = WebhookServer(self, sink, self._webhook_secret or "")
+            await self._webhook.start()
         try:
             await self._connect()
         except InvalidToken:
             self._state = "failing: the Bot API refused the token"
+            if self._webhook is not None:
+                await self._webhook.stop()
+                self._webhook = None
             raise RuntimeError(
                 f"telegram: the Bot API at {self.settings.base_url} refused the bot token in "
                 f"the environment variable {self.settings.token_env}"
@@ -142,6 +166,12 @@ class TelegramAdapter:
             self._state = f"failing: {_describe(exc)}"
             log.error("telegram: cannot reach the Bot API at %s (%s); retrying",
                       self.settings.base_url, _describe(exc))
+        if self._webhook is not None:
+            # updates arrive at the server; this task only retries setWebhook until it holds
+            self._task = asyncio.create_task(
+                self._webhook.register(), name="helpforce.adapter.telegram.set-webhook"
+            )
+            return
         self._task = asyncio.create_task(self._poll(sink), name="helpforce.adapter.telegram")
 
     async def stop(self) -> None:
@@ -152,6 +182,12 @@ class TelegramAdapter:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        if self._webhook is not None:
+            # the webhook stays registered: Telegram keeps what arrives meanwhile (up to 24 h)
+            # and delivers it once we listen again; deleting it would lose nothing either, but
+            # would cut off a new daemon that registered it already (a rolling restart)
+            await self._webhook.stop()
+            self._webhook = None
         if self._answers:
             await asyncio.gather(*self._answers, return_exceptions=True)
         self._connected = False
@@ -166,7 +202,21 @@ class TelegramAdapter:
 
     async def _connect(self) -> None:
         await self.bot.initialize()  # getMe: checks the token
-        await self.bot.delete_webhook(drop_pending_updates=False)  # polling and webhooks exclude
+        hook = self.settings.webhook
+        if hook is not None and self._webhook is not None:
+            # polling and webhooks exclude each other: Telegram posts to our server from now on
+            await self.bot.set_webhook(
+                self._webhook.url, secret_token=self._webhook_secret,
+                allowed_updates=list(ALLOWED_UPDATES), max_connections=hook.max_connections,
+                drop_pending_updates=False,
+            )
+        else:
+            if (await self.bot.get_webhook_info()).url:
+                # back from webhook mode: Telegram's queue holds exactly what the webhook did
+                # not acknowledge, and the saved offset predates the webhook (webhook.py)
+                log.info("telegram: a webhook was set; polling resumes from Telegram's queue")
+                self._offset = None
+            await self.bot.delete_webhook(drop_pending_updates=False)
         self.bot_id = self.bot.id
         self.username = self.bot.username or ""
         self._connected = True
@@ -308,6 +358,11 @@ class TelegramAdapter:
                 reply_to = f"{chat_id}:{msg.reply_to_message.message_id}"
         thread = str(msg.message_thread_id) if msg.is_topic_message and msg.message_thread_id \
             else None
+        kind = InboundKind.EDIT if edited else InboundKind.MESSAGE
+        data: str | None = None
+        if private and not edited and text.startswith("/start "):
+            # the Start button of a t.me/<bot>?start=<payload> link we gave out
+            kind, data = InboundKind.START, text.removeprefix("/start ").strip()
         return Inbound(
             platform=PLATFORM,
             message_id=message_id,
@@ -317,7 +372,8 @@ class TelegramAdapter:
             text=text,
             reply_to=reply_to,
             thread=thread,
-            kind=InboundKind.EDIT if edited else InboundKind.MESSAGE,
+            kind=kind,
+            data=data,
             at=msg.date.timestamp() if msg.date else self.clock.now(),
         )
 
@@ -384,9 +440,19 @@ class TelegramAdapter:
 
     # -- out ---------------------------------------------------------------------------------
 
+    def deep_link(self, payload: str) -> str:
+        """The link that opens a private chat with the bot and sends it ``/start payload``."""
+        if not self.username:
+            raise TransientError("the bot's username is not known yet (getMe has not answered)")
+        if not _PAYLOAD.fullmatch(payload):
+            raise PermanentError("a start payload is 1-64 characters of A-Z a-z 0-9 _ -")
+        return f"https://t.me/{self.username}?start={payload}"
+
     async def send(self, out: Outgoing) -> SendResult:
         if not out.text.strip():
             raise PermanentError("empty message")
+        if out.deep_link:
+            out = replace(out, text=f"{out.text}\n{self.deep_link(out.deep_link)}")
         if len(out.text) > MAX_TEXT:
             raise PermanentError(
                 f"message too long ({len(out.text)} characters; Telegram allows {MAX_TEXT})"
@@ -413,7 +479,8 @@ class TelegramAdapter:
                 message_thread_id=thread,
             )
         except TelegramError as exc:
-            raise _classify(exc, repeatable=False, token_env=self.settings.token_env) from exc
+            raise _classify(exc, repeatable=False, token_env=self.settings.token_env,
+                            private=isinstance(chat, int) and chat > 0) from exc
         return SendResult(f"{msg.chat.id}:{msg.message_id}")
 
     async def _edit(self, out: Outgoing, markup: InlineKeyboardMarkup | None) -> SendResult:
@@ -477,7 +544,9 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-def _classify(exc: TelegramError, *, repeatable: bool, token_env: str) -> AdapterError:
+def _classify(
+    exc: TelegramError, *, repeatable: bool, token_env: str, private: bool = False
+) -> AdapterError:
     """What the outbox should do about a failed call. ``repeatable``: doing the call twice
     does no harm (an edit), so a lost answer is simply retried."""
     if isinstance(exc, RetryAfter):
@@ -485,6 +554,8 @@ def _classify(exc: TelegramError, *, repeatable: bool, token_env: str) -> Adapte
         return TransientError(f"flood control: retry after {seconds:g}s", retry_after=seconds)
     if isinstance(exc, Forbidden):
         # 403: the user never started the bot, blocked it, or the bot left the chat
+        if private:
+            return Unreachable(f"forbidden: {exc.message}")
         return PermanentError(f"forbidden: {exc.message}")
     if isinstance(exc, ChatMigrated):
         return PermanentError(

@@ -237,6 +237,9 @@ class RateLimit(Frozen):
     burst: int = Field(default=30, ge=1)
     #: sends per second into one chat; None = no per-chat limit
     per_chat_per_second: float | None = Field(default=1.0, gt=0)
+    #: sends per minute into one group or channel (a public message, not a private one), on
+    #: top of the per-chat limit; edits count too. None = no per-group limit
+    per_group_per_minute: float | None = Field(default=None, gt=0)
 
 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")

@@ -193,6 +193,60 @@ MIGRATIONS: list[list[str]] = [
     [
         "CREATE INDEX outbox_message_row ON outbox(message_row) WHERE message_row IS NOT NULL",
     ],
+    # 6: moving a public question to a private chat by link (Telegram's t.me/<bot>?start=...,
+    # where a bot cannot write first): the link's unguessable payload, the private messages
+    # held until the customer opens the chat ('held' outbox rows), and who is known to be
+    # reachable privately (staff who never started the bot cannot be notified)
+    [
+        "ALTER TABLE questions ADD COLUMN dm_link TEXT",
+        """
+        CREATE TABLE deep_links (
+            token TEXT PRIMARY KEY,
+            question_id INTEGER NOT NULL REFERENCES questions(id),
+            platform TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            opened_at REAL
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX deep_links_question ON deep_links(question_id)",
+        """
+        CREATE TABLE dm_reach (
+            platform TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            reachable INTEGER NOT NULL,
+            reason TEXT,
+            at REAL NOT NULL,
+            PRIMARY KEY (platform, user_id)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE outbox_v6 (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            message_row INTEGER REFERENCES messages(id),
+            question_id INTEGER,
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN
+                ('pending', 'sending', 'sent', 'failed', 'uncertain', 'dropped', 'held')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            due_at REAL NOT NULL,
+            created_at REAL NOT NULL,
+            sent_at REAL,
+            platform_message_id TEXT,
+            last_error TEXT
+        )
+        """,
+        "INSERT INTO outbox_v6 SELECT id, key, platform, message_row, question_id, payload, "
+        "state, attempts, due_at, created_at, sent_at, platform_message_id, last_error "
+        "FROM outbox",
+        "DROP TABLE outbox",
+        "ALTER TABLE outbox_v6 RENAME TO outbox",
+        "CREATE INDEX outbox_due ON outbox(platform, state, due_at)",
+        "CREATE INDEX outbox_message_row ON outbox(message_row) WHERE message_row IS NOT NULL",
+        "CREATE INDEX outbox_held ON outbox(question_id) WHERE state = 'held'",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -28,6 +28,9 @@ import aiosqlite
 from helpforce.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
+# aiosqlite logs every statement with its parameters at DEBUG: customer texts among them
+if logging.getLogger("aiosqlite").level < logging.INFO:  # NOTSET included
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 T = TypeVar("T")
 Row = sqlite3.Row

@@ -16,6 +16,16 @@ editMessageText, editMessageReplyMarkup, answerCallbackQuery, close, logOut. A p
 id is its user's id; the bot may only message users who have started it (else 403, as
 Telegram). Faults are injected with :meth:`FakeTelegram.fail` (429 with retry_after, 5xx,
 403, a dropped connection). Commands in users' texts carry ``bot_command`` entities.
+Telegram's flood limits are enforced when asked: ``FakeTelegram(limits=Limits())`` (see
+:class:`Limits`; off by default).
+
+Webhooks: setWebhook (recorded in :attr:`FakeTelegram.webhook`), getWebhookInfo, and
+deleteWebhook, which removes it. While a webhook is set getUpdates answers 409, as Telegram
+does, and a delivery task POSTs the queued updates to its URL in order, one at a time, with the
+``X-Telegram-Bot-Api-Secret-Token`` header; an update answered other than 2xx stays queued and
+is delivered again after a short delay (counted in ``webhook_deliveries`` /
+``webhook_failures``; each answer in ``webhook_answers``). :meth:`FakeTelegram.post_to_webhook`
+sends a request of the test's making (a wrong token, a malformed body).
 
 A tiny HTTP/1.1 server on asyncio streams: no dependency beyond the standard library.
 """
@@ -25,8 +35,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import time
 import urllib.parse
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,9 +95,50 @@ class Sent:
         return f"{self.chat_id}:{self.message_id}"
 
 
+#: the methods that send or change a message: what Telegram's flood limits count here
+LIMITED_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
+
+
+@dataclass
+class Limits:
+    """Telegram's flood limits, enforced when given: ``FakeTelegram(limits=Limits())``.
+
+    A call of a :data:`LIMITED_METHODS` method that would exceed one is answered 429 ``Too
+    Many Requests: retry after N`` with ``parameters.retry_after`` N (whole seconds until the
+    window would let it through) and counted in :attr:`FakeTelegram.rejected_429`; it does
+    not count against the limits. Each limit is a sliding window over the arrival times
+    (``time.monotonic()``) of the calls let through: at most ``per_second`` in any second
+    overall; at most ``per_chat_per_second`` in any second into one chat (below 1: one in
+    any 1/rate seconds); at most ``per_group_per_minute`` in any ``group_window`` seconds into
+    one group or channel (a negative chat id or a @username), on top of the chat's limit.
+    ``group_window`` is Telegram's minute; a test shrinks it to run in seconds. None: off.
+    """
+
+    per_second: float | None = 30
+    per_chat_per_second: float | None = 1
+    per_group_per_minute: float | None = 20
+    group_window: float = 60.0
+
+
+class _Window:
+    """At most ``limit`` calls in any ``seconds``: the arrival times of the last ones."""
+
+    def __init__(self, limit: float, seconds: float) -> None:
+        self.limit = max(1, int(limit))
+        self.seconds = seconds
+        self.times: deque[float] = deque()
+
+    def wait(self, now: float) -> float:
+        """Seconds until one more call fits (0: now)."""
+        while self.times and self.times[0] <= now - self.seconds:
+            self.times.popleft()
+        over = len(self.times) - self.limit
+        return 0.0 if over < 0 else self.times[over] + self.seconds - now
+
+
 class FakeTelegram:
     def __init__(self, token: str = TOKEN, *, bot_id: int = BOT_ID,
-                 bot_username: str = BOT_USERNAME) -> None:
+                 bot_username: str = BOT_USERNAME, limits: Limits | None = None) -> None:
         self.token = token
         self.bot = {"id": bot_id, "is_bot": True, "first_name": "Helpforce",
                     "username": bot_username, "can_join_groups": True,
@@ -108,12 +161,36 @@ class FakeTelegram:
         #: every API call: (method, parameters, time.monotonic() when it arrived)
         self.calls: list[tuple[str, dict[str, Any], float]] = []
         self.faults: list[Fault] = []
+        #: Telegram's flood limits, enforced when set (see :class:`Limits`)
+        self.limits = limits
+        #: calls answered 429 because they exceeded ``limits`` (injected faults not counted)
+        self.rejected_429 = 0
+        #: those calls by the limit they exceeded: "overall", "chat" or "group"
+        self.rejected_by: Counter[str] = Counter()
+        #: (time.monotonic(), method, chat id, limit) of each of them
+        self.rejected: list[tuple[float, str, str, str]] = []
+        #: (time.monotonic(), method, chat id) of each limited call let through, when
+        #: ``limits`` is set
+        self.let_through: list[tuple[float, str, str]] = []
+        self._windows: dict[tuple[str, str], _Window] = {}
         self._callback_ids = itertools.count(1)
         self._changed = asyncio.Event()
         self._poll_generation = 0
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.Task[Any]] = set()
         self.port = 0
+        #: the webhook set with setWebhook (url, secret_token, allowed_updates,
+        #: max_connections), None while polling
+        self.webhook: dict[str, Any] | None = None
+        #: webhook POSTs made, those not answered 2xx, and each one's (update id, HTTP status;
+        #: 0 = no answer)
+        self.webhook_deliveries = 0
+        self.webhook_failures = 0
+        self.webhook_answers: list[tuple[int, int]] = []
+        #: how long Telegram waits before delivering a failed update again (seconds)
+        self.webhook_retry_delay = 0.05
+        self._webhook_task: asyncio.Task[None] | None = None
+        self._webhook_error: tuple[int, str] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -123,6 +200,13 @@ class FakeTelegram:
         return self
 
     async def stop(self) -> None:
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            try:
+                await self._webhook_task
+            except asyncio.CancelledError:
+                pass
+            self._webhook_task = None
         if self._server is not None:
             self._server.close()
             for task in list(self._conns):
@@ -266,6 +350,40 @@ class FakeTelegram:
             return fault
         return None
 
+    def _enforce_limits(self, method: str, params: dict[str, Any]) -> None:
+        limits = self.limits
+        if limits is None or method not in LIMITED_METHODS:
+            return
+        chat = str(params.get("chat_id", ""))
+        chat_id = _int(chat)
+        group = chat.startswith("@") or (chat_id is not None and chat_id < 0)
+        wanted: list[tuple[str, str, float | None, float]] = [
+            ("overall", "", limits.per_second, 1.0),
+            ("chat", chat, limits.per_chat_per_second, 1.0),
+            ("group", chat if group else "", limits.per_group_per_minute, limits.group_window),
+        ]
+        windows: list[tuple[str, _Window]] = []
+        for kind, key, limit, seconds in wanted:
+            if limit is None or (kind == "group" and not group):
+                continue
+            if limit < 1:  # e.g. 0.5 a second: one in any two seconds
+                limit, seconds = 1, seconds / limit
+            window = self._windows.get((kind, key))
+            if window is None:
+                window = self._windows[(kind, key)] = _Window(limit, seconds)
+            windows.append((kind, window))
+        now = time.monotonic()
+        wait, kind = max(((w.wait(now), k) for k, w in windows), default=(0.0, ""))
+        if wait > 0:
+            self.rejected_429 += 1
+            self.rejected_by[kind] += 1
+            self.rejected.append((now, method, chat, kind))
+            seconds = max(1, math.ceil(wait))
+            raise ApiError(429, f"Too Many Requests: retry after {seconds}", seconds)
+        for _, window in windows:
+            window.times.append(now)
+        self.let_through.append((now, method, chat))
+
     # -- reading what the bot did ------------------------------------------------------------------
 
     def sent_to(self, chat_id: int) -> list[Sent]:
@@ -372,6 +490,7 @@ class FakeTelegram:
         try:
             if fault is not None and not fault.drop:
                 raise ApiError(fault.code, fault.description, fault.retry_after)
+            self._enforce_limits(method, params)
             result = await handler(params)
             if fault is not None and fault.drop:
                 raise _Drop()
@@ -389,7 +508,109 @@ class FakeTelegram:
         return self.bot
 
     async def _api_deleteWebhook(self, p: dict[str, Any]) -> Any:
+        self.webhook = None
+        if str(p.get("drop_pending_updates")).lower() == "true":
+            self._queue = []
+        self._notify()  # ends the delivery task
         return True
+
+    async def _api_setWebhook(self, p: dict[str, Any]) -> Any:
+        url = p.get("url") or ""
+        if not url:
+            return await self._api_deleteWebhook(p)
+        secret = p.get("secret_token")
+        if secret is not None and not _webhook_secret_ok(secret):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        if not urllib.parse.urlsplit(url).hostname:
+            raise ApiError(400, "Bad Request: bad webhook: invalid webhook URL specified")
+        self.webhook = {"url": url, "secret_token": secret,
+                        "allowed_updates": _json(p.get("allowed_updates")),
+                        "max_connections": _int(p.get("max_connections")) or 40}
+        self._webhook_error = None
+        if str(p.get("drop_pending_updates")).lower() == "true":
+            self._queue = []
+        if self._webhook_task is None or self._webhook_task.done():
+            self._webhook_task = asyncio.create_task(self._deliver_webhook(),
+                                                     name="fake-telegram.webhook")
+        self._notify()  # a new URL: try the queue's head there at once
+        return True
+
+    async def _api_getWebhookInfo(self, p: dict[str, Any]) -> Any:
+        hook = self.webhook or {}
+        info: dict[str, Any] = {"url": hook.get("url", ""), "has_custom_certificate": False,
+                                "pending_update_count": len(self.pending_updates())}
+        if hook:
+            info["max_connections"] = hook["max_connections"]
+            if hook["allowed_updates"] is not None:
+                info["allowed_updates"] = hook["allowed_updates"]
+        if hook and self._webhook_error is not None:
+            info["last_error_date"], info["last_error_message"] = self._webhook_error
+        return info
+
+    # -- webhook delivery (Telegram's side) ----------------------------------------------------
+
+    async def post_to_webhook(self, body: bytes | dict[str, Any], *, secret: str | None,
+                              url: str | None = None, timeout: float = TIMEOUT) -> int:
+        """POST ``body`` (an update, or raw bytes) to ``url`` (default: the webhook's) as
+        Telegram does, with ``secret`` in the secret token header (None: no header). Returns
+        the HTTP status, 0 if there was no answer."""
+        target = url if url is not None else (self.webhook or {}).get("url", "")
+        parts = urllib.parse.urlsplit(target)
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        head = (f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                "Connection: close\r\n")
+        if secret is not None:
+            head += f"X-Telegram-Bot-Api-Secret-Token: {secret}\r\n"
+        writer: asyncio.StreamWriter | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(parts.hostname,
+                                                               parts.port or 80)
+                writer.write(head.encode("latin-1") + b"\r\n" + data)
+                await writer.drain()
+                status_line = await reader.readline()
+                await reader.read()  # the rest of the answer, until the server closes
+        except (OSError, TimeoutError, asyncio.IncompleteReadError):
+            return 0
+        finally:
+            if writer is not None:
+                writer.close()
+                try:
+                    await writer.wait_closed()
+                except OSError:
+                    pass
+        fields = status_line.split()
+        return int(fields[1]) if len(fields) >= 2 and fields[1].isdigit() else 0
+
+    async def _deliver_webhook(self) -> None:
+        """While a webhook is set: POST the queued updates to it in order, one at a time; one
+        not answered 2xx stays at the head and is delivered again after
+        :attr:`webhook_retry_delay`. An answered one is forgotten (acknowledged)."""
+        while self.webhook is not None:
+            changed = self._changed
+            head = next((item for item in self._queue if item[0] >= self.confirmed), None)
+            if head is None:
+                await changed.wait()
+                continue
+            hook = self.webhook
+            status = await self.post_to_webhook(head[1], secret=hook["secret_token"],
+                                                url=hook["url"])
+            self.webhook_deliveries += 1
+            self.webhook_answers.append((head[0], status))
+            if 200 <= status < 300:
+                self._queue = [item for item in self._queue if item is not head]
+                self._notify()
+                continue
+            self.webhook_failures += 1
+            self._webhook_error = (
+                int(time.time()),
+                f"Wrong response from the webhook: {status} {_REASONS.get(status, 'Error')}"
+                if status else "Connection refused",
+            )
+            self._notify()
+            await asyncio.sleep(self.webhook_retry_delay)
 
     async def _api_close(self, p: dict[str, Any]) -> Any:
         return True
@@ -398,6 +619,9 @@ class FakeTelegram:
         return True
 
     async def _api_getUpdates(self, p: dict[str, Any]) -> Any:
+        if self.webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is "
+                                "active; use deleteWebhook to delete the webhook first")
         offset = _int(p.get("offset")) or 0
         limit = _int(p.get("limit")) or 100
         timeout = float(p.get("timeout") or 0)
@@ -538,6 +762,11 @@ def _entities(text: str) -> list[dict[str, Any]]:
         word = text.split(maxsplit=1)[0]
         out.append({"type": "bot_command", "offset": 0, "length": _utf16_len(word)})
     return out
+
+
+def _webhook_secret_ok(secret: Any) -> bool:
+    allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+    return isinstance(secret, str) and 1 <= len(secret) <= 256 and set(secret) <= allowed
 
 
 def _utf16_len(text: str) -> int:
