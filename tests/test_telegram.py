@@ -540,7 +540,9 @@ def test_settings_defaults_follow_telegrams_limits() -> None:
     s = TelegramSettings()
     assert s.base_url == "https://api.telegram.org/bot"
     assert s.token_env == "HELPFORCE_TELEGRAM_TOKEN"
-    assert (s.rate_limit.per_second, s.rate_limit.per_chat_per_second) == (30.0, 1.0)
+    limit = s.rate_limit
+    assert (limit.per_second, limit.burst, limit.per_chat_per_second,
+            limit.per_group_per_minute) == (30.0, 1, 1.0, 20)
     assert s.env_fields() == {"token_env": "HELPFORCE_TELEGRAM_TOKEN"}
     assert TelegramSettings(staff_channel=" -1001234567890 ").staff_channel == "-1001234567890"
     with pytest.raises(ValueError, match="chat id"):
