@@ -1,0 +1,301 @@
+"""Discord end to end: the real App, store and outbox, the real discord.py, and Discord faked on
+127.0.0.1 (tests/fakes/discord.py: gateway + REST). No fixed sleeps: every wait is on a
+condition, with a timeout.
+
+People: Jordan (lead, ^JD) and Priya (agent, ^PR) are on the roster with their Discord ids;
+Alice and Bob are customers (Bob does not accept DMs); Mallory is in the server, not on the
+roster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+import warnings
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # discord.py imports audioop (3.11)
+    pytest.importorskip("discord")
+
+from fakes.discord import TOKEN, FakeDiscord, Message  # noqa: E402
+
+from conftest import EXAMPLE_CONFIG  # noqa: E402
+from helpforce.adapters.discord import DiscordAdapterFactory, DiscordSettings  # noqa: E402
+from helpforce.adapters.discord.adapter import DiscordAdapter, reset_urls  # noqa: E402
+from helpforce.app import App  # noqa: E402
+from helpforce.clock import SystemClock  # noqa: E402
+from helpforce.config import load_config  # noqa: E402
+from helpforce.models import Event  # noqa: E402
+from helpforce.queries import show_question  # noqa: E402
+
+ENV = {"HF_DISCORD_TOKEN": TOKEN}
+JORDAN, PRIYA = 200000000000000101, 200000000000000102
+ALICE, BOB, MALLORY = 300000000000000201, 300000000000000202, 300000000000000203
+TIMEOUT = 10.0
+
+ROSTER = f"""\
+staff:
+  - id: jdiaz
+    name: Jordan Diaz
+    initials: JD
+    role: lead
+    accounts: {{discord: "{JORDAN}"}}
+    notify: [discord]
+  - id: praman
+    name: Priya Raman
+    initials: PR
+    accounts: {{discord: "{PRIYA}"}}
+    notify: [discord]
+"""
+
+
+@dataclass
+class Server:
+    fake: FakeDiscord
+    help: Any
+    staff: Any
+    lounge: Any
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    async with FakeDiscord(heartbeat_interval=0.5) as fake:
+        guild = fake.guild("Acme")
+        srv = Server(fake, fake.text_channel(guild, "help"), fake.text_channel(guild, "staff"),
+                     fake.text_channel(guild, "lounge"))
+        fake.member(guild, fake.user("jordan", user_id=JORDAN))
+        fake.member(guild, fake.user("priya", user_id=PRIYA))
+        fake.member(guild, fake.user("alice", user_id=ALICE))
+        fake.member(guild, fake.user("bob", user_id=BOB, allows_dms=False))
+        fake.member(guild, fake.user("mallory", user_id=MALLORY))
+        try:
+            yield srv
+        finally:
+            reset_urls()
+
+
+def write_config(directory: Path, srv: Server) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "helpforce.yaml").write_text(f"""\
+desk:
+  brand: acme
+platforms:
+  discord:
+    token_env: HF_DISCORD_TOKEN
+    api_base: {srv.fake.api_base}
+    gateway_url: {srv.fake.gateway_url}
+    help_channels: ["{srv.help.id}"]
+    staff_channel: "{srv.staff.id}"
+    guild_ready_timeout: 0.05
+    rate_limit: {{per_second: 500, burst: 500, per_chat_per_second: null}}
+""")
+    (directory / "roster.yaml").write_text(ROSTER)
+    shutil.copy(EXAMPLE_CONFIG / "policies.yaml", directory / "policies.yaml")
+    return directory
+
+
+class DiscordDesk:
+    def __init__(self, config_dir: Path, db_path: Path) -> None:
+        factory = DiscordAdapterFactory()
+        self.config = load_config(config_dir, env=ENV, factories={"discord": factory})
+        settings = self.config.settings.platforms["discord"]
+        adapter = factory.create(settings, clock=SystemClock(), env=ENV)
+        assert isinstance(adapter, DiscordAdapter)
+        self.adapter = adapter
+        self.events: list[Event] = []
+        self.app = App(self.config, db_path=str(db_path), adapters={"discord": adapter},
+                       observers=[self.events.append], env=ENV)
+
+    async def __aenter__(self) -> DiscordDesk:
+        await self.app.start()
+        await self.until(lambda: self.adapter.status() == "connected")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.app.stop()
+
+    async def until(self, condition: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            value = condition()
+            if asyncio.iscoroutine(value):
+                value = await value
+            if value:
+                return value
+            if loop.time() > deadline:
+                raise TimeoutError("condition not met")
+            await asyncio.sleep(0.01)
+
+    async def question_where(self, qid: int, check: Callable[[dict[str, Any]], bool]
+                             ) -> dict[str, Any]:
+        assert self.app.store is not None
+        store = self.app.store
+
+        async def probe() -> dict[str, Any] | None:
+            q = await show_question(store, qid)
+            return q if q is not None and check(q) else None
+
+        found: dict[str, Any] = await self.until(probe)
+        return found
+
+
+@pytest.fixture
+async def desk(server: Server, tmp_path: Path) -> AsyncIterator[DiscordDesk]:
+    async with DiscordDesk(write_config(tmp_path / "config", server), tmp_path / "hf.db") as d:
+        yield d
+
+
+def kinds(q: dict[str, Any]) -> list[str]:
+    return [e["kind"] for e in q["events"]]
+
+
+def in_channel(channel_id: int, has: str = "") -> Callable[[Message], bool]:
+    return lambda m: m.channel_id == channel_id and has in (
+        m.content + " ".join(str(e.get("title", "")) + str(e.get("description", ""))
+                             for e in m.embeds))
+
+
+def dm_of(fake: FakeDiscord, user_id: int) -> int:
+    return int(fake.dm_channel(user_id).id)
+
+
+# -- the whole loop ------------------------------------------------------------------------------
+
+
+async def test_a_help_channel_question_is_claimed_by_button_and_answered_from_a_dm(
+    server: Server, desk: DiscordDesk
+) -> None:
+    fake = server.fake
+    asked = fake.user_says(ALICE, server.help.id, "My TV keeps switching off")
+    post = await fake.wait_sent(in_channel(server.staff.id, "#1"))
+    assert post.embeds and "My TV keeps switching off" in post.embeds[0]["description"]
+    assert post.custom_ids == ["claim:1", "details:1"]
+    offer = await fake.wait_sent(lambda m: m.channel_id in (dm_of(fake, JORDAN),
+                                                            dm_of(fake, PRIYA)))
+    assert offer.custom_ids == ["claim:1"]
+
+    press = fake.user_presses(JORDAN, post, "claim:1")
+    callback = await fake.wait_callback(press)
+    assert callback is not None and press.answered_in is not None and press.answered_in < 3.0
+    held = await fake.wait_sent(lambda m: m.channel_id == dm_of(fake, JORDAN)
+                                and m.content.startswith("You hold #1"))
+    await fake.wait_until(lambda: "claimed by Jordan Diaz (^JD)" in str(post.embeds))
+    assert post.custom_ids == []  # the Claim button is gone
+
+    fake.user_says(JORDAN, dm_of(fake, JORDAN), "Hold the power button for ten seconds.",
+                   reference=held)
+    answer = await fake.wait_sent(in_channel(server.help.id))
+    assert answer.content == "Hold the power button for ten seconds. ^JD"
+    assert answer.reference == asked.id
+    q = await desk.question_where(1, lambda q: "delivered" in kinds(q))
+    assert q["claimed_by"] == "jdiaz" and q["platform"] == "discord"
+
+
+async def test_a_dm_question_is_answered_in_the_dm_and_a_mention_elsewhere_counts(
+    server: Server, desk: DiscordDesk
+) -> None:
+    fake = server.fake
+    fake.user_dms(ALICE, "Is the store open on Sunday?")
+    post = await fake.wait_sent(in_channel(server.staff.id, "#1"))
+    assert "(private)" in post.embeds[0]["title"]
+    fake.user_says(PRIYA, server.staff.id, "/answer 1 Yes, 10 to 4.")
+    answer = await fake.wait_sent(lambda m: m.channel_id == dm_of(fake, ALICE))
+    assert answer.content == "Yes, 10 to 4. ^PR"
+
+    # outside the help channels, only a mention of the bot is a question
+    fake.user_says(BOB, server.lounge.id, "nice weather")
+    fake.user_says(BOB, server.lounge.id, f"<@{fake.bot.id}> my invoice is wrong")
+    post2 = await fake.wait_sent(in_channel(server.staff.id, "#2"))
+    assert "my invoice is wrong" in post2.embeds[0]["description"]
+    assert "nice weather" not in str([m.embeds for m in fake.sent_to(server.staff.id)])
+
+
+async def test_someone_not_on_the_roster_pressing_claim_gets_an_ephemeral_refusal(
+    server: Server, desk: DiscordDesk
+) -> None:
+    fake = server.fake
+    fake.user_says(ALICE, server.help.id, "Where is my order?")
+    post = await fake.wait_sent(in_channel(server.staff.id, "#1"))
+    press = fake.user_presses(MALLORY, post, "claim:1")
+    refusal = await fake.wait_sent(lambda m: m.interaction_id == press.id or (
+        m.webhook_id is not None and m.ephemeral))
+    assert refusal.ephemeral and "for our support staff" in refusal.content
+    q = await desk.question_where(1, lambda q: "ignored" in kinds(q))
+    assert q["claimed_by"] is None and post.custom_ids == ["claim:1", "details:1"]
+    assert not fake.sent_to(dm_of(fake, MALLORY))  # nothing by DM: only Mallory saw it
+
+
+async def test_a_staff_member_who_does_not_accept_dms_is_known_unreachable(
+    server: Server, tmp_path: Path
+) -> None:
+    fake = server.fake
+    fake.users[PRIYA].allows_dms = False
+    db = tmp_path / "hf.db"
+    async with DiscordDesk(write_config(tmp_path / "config", server), db) as d:
+        fake.user_says(ALICE, server.help.id, "My TV keeps switching off")
+        await fake.wait_sent(in_channel(server.staff.id, "#1"))
+
+        def reach() -> int | None:
+            conn = sqlite3.connect(db)
+            try:
+                row = conn.execute("SELECT reachable FROM dm_reach WHERE user_id = ?",
+                                   (str(PRIYA),)).fetchone()
+            finally:
+                conn.close()
+            return None if row is None else int(row[0])
+
+        await d.until(lambda: reach() == 0)
+
+
+async def test_a_gateway_resume_replays_what_was_missed_once(
+    server: Server, desk: DiscordDesk
+) -> None:
+    fake = server.fake
+    fake.user_says(ALICE, server.help.id, "First question")
+    await fake.wait_sent(in_channel(server.staff.id, "#1"))
+    fake.reconnect()  # op 7: the client RESUMEs; what happens meanwhile is replayed
+    fake.user_says(BOB, server.help.id, "Second question")
+    await fake.wait_sent(in_channel(server.staff.id, "#2"))
+    await desk.until(lambda: fake.connected and desk.adapter.status() == "connected")
+    assert len(fake.frames_of(6)) >= 1  # a RESUME, not a new session
+    fake.user_says(ALICE, server.help.id, "And one more thing")
+    await desk.question_where(1, lambda q: "followup" in kinds(q))
+    assert not [m for m in fake.sent_to(server.staff.id) if "#3" in str(m.embeds)]
+
+
+async def test_after_a_new_session_the_help_channel_is_read_back(
+    server: Server, desk: DiscordDesk
+) -> None:
+    fake = server.fake
+    fake.user_says(ALICE, server.help.id, "First question")
+    await fake.wait_sent(in_channel(server.staff.id, "#1"))
+    await desk.until(lambda: desk.app.store is not None and desk.app.store.cursor("discord"))
+    fake.invalidate_session(resumable=False)  # the session is gone: events meanwhile are lost
+    fake.user_says(BOB, server.help.id, "Said while the bot was away")
+    # discord.py waits 5 s before a second IDENTIFY (Discord's limit); then the backfill
+    post = await fake.wait_sent(in_channel(server.staff.id, "#2"), timeout=15)
+    assert "Said while the bot was away" in post.embeds[0]["description"]
+    assert len(fake.session_ids) == 1
+
+
+def test_settings_are_validated_with_clear_messages() -> None:
+    s = DiscordSettings()
+    assert s.token_env == "HELPFORCE_DISCORD_TOKEN" and s.api_base.endswith("/api/v10")
+    with pytest.raises(ValueError, match="snowflake"):
+        DiscordSettings(staff_channel="staff")
+    with pytest.raises(ValueError, match="ws"):
+        DiscordSettings(gateway_url="http://example")
+    factory = DiscordAdapterFactory()
+    assert factory.validate_user_id(284719305617395712) == "284719305617395712"
+    with pytest.raises(ValueError, match="Copy User ID"):
+        factory.validate_user_id("@jdoe")
+    with pytest.raises(ValueError, match="HELPFORCE_DISCORD_TOKEN"):
+        factory.create(s, clock=SystemClock(), env={})
