@@ -45,6 +45,9 @@ class Capabilities:
     #: reply carries a link that opens the private chat (``Outgoing.deep_link``), and private
     #: messages to a customer who has not opened one yet wait until they do
     deep_links: bool = False
+    #: private threads in a public channel (Discord): they stand in for DMs a customer has
+    #: closed (``Outgoing.thread`` = ``private:<user id>[,<user id>...]``)
+    private_threads: bool = False
     #: a reply to a button press can be shown to the presser alone (Discord's ephemeral
     #: follow-ups): the adapter recognises ``reply_to`` = the press's message id
     ephemeral: bool = False

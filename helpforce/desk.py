@@ -1318,11 +1318,49 @@ class Desk:
 
     def _to_customer(self, st: _Step, q: Q, text: str, private: bool) -> Outgoing:
         if private:
+            thread = self._private_thread_for(q)
+            if thread is not None and self.reach.get(q.platform, q.customer_id) is False:
+                # their DMs are closed: the private thread opened for them instead
+                return Outgoing(q.platform, q.conversation, text, Visibility.PRIVATE,
+                                thread=thread)
             conv = q.dm_conversation or f"dm:{q.customer_id}"
             return Outgoing(q.platform, conv, text, Visibility.PRIVATE, dm_user=q.customer_id)
         return Outgoing(
             q.platform, q.conversation, text, Visibility.PUBLIC,
             reply_to=q.root_message, thread=q.thread,
+        )
+
+    def _private_thread_for(self, q: Q) -> str | None:
+        """Where a platform has private threads (Discord), the thread that stands in for a DM
+        with a customer who does not accept DMs: ``private:<customer>[,<holder>]`` in the
+        channel they asked in; None where there is none."""
+        caps = self.capabilities.get(q.platform, Capabilities())
+        if not caps.private_threads or q.visibility != Visibility.PUBLIC.value:
+            return None
+        members = [q.customer_id]
+        holder = self.config.roster.get(q.claimed_by or "")
+        if holder is not None and q.platform in holder.accounts:
+            members.append(holder.accounts[q.platform])
+        return "private:" + ",".join(members)
+
+    async def _to_private_thread(self, st: _Step, q: Q, out: Outgoing, announce: bool) -> None:
+        """A private message that a closed DM refused goes to a private thread with the
+        customer (and the holder), said publicly once."""
+        thread = self._private_thread_for(q)
+        assert thread is not None
+        if announce:
+            self._enqueue(
+                st, q.id,
+                Outgoing(q.platform, q.conversation, texts.private_thread(q.customer_handle),
+                         Visibility.PUBLIC, reply_to=q.root_message, thread=q.thread),
+                kind="moved_public", role="bot",
+            )
+            self._event(st, q.id, EventKind.MOVED_TO_DM, platform=q.platform,
+                        via="private_thread", reason="the customer does not accept DMs")
+        self._enqueue(
+            st, q.id,
+            Outgoing(q.platform, q.conversation, out.text, Visibility.PRIVATE, thread=thread),
+            kind="dm", role="bot", check=False,
         )
 
     async def _send_answer(
@@ -1652,20 +1690,27 @@ class Desk:
 
     async def delivery_failed(
         self, tx: Tx, qid: int | None, kind: str | None, reason: str, uncertain: bool,
-        platform: str = "", unreachable: str | None = None,
+        platform: str = "", out: Outgoing | None = None, unreachable: bool = False,
     ) -> None:
         """A message could not be delivered (or may not have been). Someone a private
-        message cannot reach is remembered as such (``unreachable``: their user id). A
+        message cannot reach is remembered as such. A private message to a customer whose
+        DMs are closed goes to a private thread where the platform has them; any other
         customer-facing message that failed escalates the question to the leads, visibly,
         rather than leaving it looking answered."""
-        if unreachable is not None and platform:
-            await reach.mark(tx, self.reach, platform, unreachable, False, self.clock.now(),
+        known_unreachable = False
+        if unreachable and out is not None and out.dm_user is not None and platform:
+            known_unreachable = self.reach.get(platform, out.dm_user) is False
+            await reach.mark(tx, self.reach, platform, out.dm_user, False, self.clock.now(),
                              reason)
         if qid is None or kind not in CUSTOMER_FACING_KINDS:
             return
         st = _Step(tx, self.clock.now())
         q = await self._question(st, qid)
         if q is None:
+            return
+        if unreachable and out is not None and out.dm_user == q.customer_id \
+                and self._private_thread_for(q) is not None:
+            await self._to_private_thread(st, q, out, announce=not known_unreachable)
             return
         what = "may not have reached" if uncertain else "could not be delivered to"
         self._event(st, q.id, EventKind.ESCALATED, reason=f"a reply {what} the customer: {reason}")
@@ -1747,6 +1792,7 @@ class Desk:
             "AND kind = 'offer'",
             (q.id,),
         )
+        platforms = self.config.enabled_platforms()
         for r in rows:
             caps = self.capabilities.get(r[1])
             if caps is None or not caps.edits:
@@ -1759,6 +1805,16 @@ class Desk:
                 Outgoing(r[1], r[2], body, Visibility.PUBLIC, edit_of=f"row:{r[0]}"),
                 kind="offer_edit", role="bot", audience="staff", store_message=False,
             )
+            ps = platforms.get(r[1])
+            if caps.threads and ps is not None and r[2] == ps.staff_channel:
+                # the question gets a thread on its post where the claimer (and leads) work:
+                # what they write there answers it, as a reply to the post would
+                self._enqueue(
+                    st, q.id,
+                    Outgoing(r[1], r[2], texts.question_thread(q.id, q.customer_handle, staff),
+                             Visibility.PUBLIC, thread=f"row:{r[0]}"),
+                    kind="notice", role="bot", audience="staff", staff_id=staff.id,
+                )
 
     def _check(self, st: _Step, q: Q, staff: StaffMember, out: Outgoing) -> Verdict:
         verdict = self.policy.check(

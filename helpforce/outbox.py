@@ -57,10 +57,11 @@ class _Item:
     kind: str | None
 
 
-#: desk hook: (tx, question id, message kind, reason, uncertain, platform, the user a private
-#: message could not reach (Unreachable) or None) -> escalation, and what the desk remembers
+#: desk hook: (tx, question id, message kind, reason, uncertain, platform, the message (None
+#: when unknown), whether its private recipient cannot be reached (Unreachable)) -> escalation
+#: or a fallback, and what the desk remembers
 FailureHook = Callable[
-    [Tx, int | None, str | None, str, bool, str, str | None], Awaitable[None]
+    [Tx, int | None, str | None, str, bool, str, Outgoing | None, bool], Awaitable[None]
 ]
 
 
@@ -174,7 +175,7 @@ class Outbox:
                 _event(tx, r[1], now, EventKind.DELIVERY_UNCERTAIN, platform, outbox=r[0],
                        reason=reason)
                 if self.on_failure is not None:
-                    await self.on_failure(tx, r[1], r[2], reason, True, platform, None)
+                    await self.on_failure(tx, r[1], r[2], reason, True, platform, None, False)
 
         await self.store.transaction(step)
         log.info("%s: recovered %d outbox rows left sending", platform, len(rows))
@@ -319,18 +320,20 @@ class Outbox:
 
     async def _resolve_refs(self, item: _Item, resolved: dict[int, str]) -> Exception | None:
         """Swap references to our own messages (``row:<id>``: an edit of an offer, a thread
-        part replying to the part before) for their platform ids."""
-        for field in ("edit_of", "reply_to"):
+        part replying to the part before, a question's thread opened on its staff-channel
+        post) for their platform ids."""
+        for field in ("edit_of", "reply_to", "thread"):
             ref = getattr(item.out, field)
             if not (ref and ref.startswith("row:")):
                 continue
             target = await self._row_target(int(ref[4:]), resolved)
             if target is None:
                 return _Deferred(f"{field} target not sent yet")
-            if field == "edit_of":
+            if field in ("edit_of", "thread"):
                 if target == "":
-                    return _Dropped("edit target was never sent")
-                item.out = replace(item.out, edit_of=target)
+                    return _Dropped(f"{field} target was never sent")
+                item.out = replace(item.out, edit_of=target) if field == "edit_of" \
+                    else replace(item.out, thread=target)
             else:
                 item.out = replace(item.out, reply_to=target or None)
         return None
@@ -475,9 +478,8 @@ class Outbox:
         self.failures += 1
         log.warning("%s: outbox row %d %s: %s", platform, oid, state, reason)
         if self.on_failure is not None:
-            unreachable = item.out.dm_user if isinstance(result, Unreachable) else None
             await self.on_failure(tx, qid, item.kind, reason, state == "uncertain", platform,
-                                  unreachable)
+                                  item.out, isinstance(result, Unreachable))
 
 
 class _Deferred(Exception):

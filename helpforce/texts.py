@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from helpforce.config.schema import StaffMember
+
 _PREVIEW = 500
 
 
@@ -19,6 +24,12 @@ def offer(qid: int, platform: str, handle: str, visibility: str, text: str, butt
 def offer_taken(qid: int, platform: str, handle: str, initials: str, name: str) -> str:
     who = f"@{handle}" if handle else "a customer"
     return f"#{qid} · {platform} · {who} — claimed by {name} (^{initials})"
+
+
+def question_thread(qid: int, handle: str, staff: StaffMember) -> str:
+    who = f"@{handle}" if handle else "the customer"
+    return (f"#{qid} · {staff.name} (^{staff.initials}) holds it. What you write here goes to "
+            f"{who} after the guideline check; /note text stays an internal note.")
 
 
 def claimed(qid: int, text: str) -> str:
@@ -71,6 +82,11 @@ def moved_public_link(handle: str, signature: str) -> str:
         f"@{handle} so we can help with your details privately, please open a private chat "
         f"with us (press Start) with this link; we'll continue there.{signature}"
     )
+
+
+def private_thread(handle: str) -> str:
+    return (f"@{handle} your direct messages are closed, so we've opened a private thread "
+            "with you here to continue.")
 
 
 def link_waiting(qid: int, handle: str) -> str:

@@ -38,6 +38,7 @@ from helpforce.queries import show_question  # noqa: E402
 ENV = {"HF_DISCORD_TOKEN": TOKEN}
 JORDAN, PRIYA = 200000000000000101, 200000000000000102
 ALICE, BOB, MALLORY = 300000000000000201, 300000000000000202, 300000000000000203
+ALICE_TG = 2001  # Alice's Telegram account, for the question asked on another platform
 TIMEOUT = 10.0
 
 ROSTER = f"""\
@@ -299,3 +300,91 @@ def test_settings_are_validated_with_clear_messages() -> None:
         factory.validate_user_id("@jdoe")
     with pytest.raises(ValueError, match="HELPFORCE_DISCORD_TOKEN"):
         factory.create(s, clock=SystemClock(), env={})
+
+
+async def test_the_claimer_works_in_the_questions_thread_and_notes_stay_internal(
+    server: Server, desk: DiscordDesk
+) -> None:
+    fake = server.fake
+    asked = fake.user_says(ALICE, server.help.id, "My order never came")
+    post = await fake.wait_sent(in_channel(server.staff.id, "#1"))
+    fake.user_presses(PRIYA, post, "claim:1")
+    intro = await fake.wait_sent(lambda m: m.channel_id == post.id)  # the thread has its id
+    assert intro.content.startswith("#1 · Priya Raman (^PR) holds it")
+    assert fake.channels[post.id].is_thread and fake.channels[post.id].parent_id == server.staff.id
+
+    fake.user_says(PRIYA, post.id, "// checked the courier: parcel is lost")
+    fake.user_says(PRIYA, post.id, "Sorry! A new one ships today.")
+    answer = await fake.wait_sent(in_channel(server.help.id))
+    assert answer.content == "Sorry! A new one ships today. ^PR"
+    assert answer.reference == asked.id
+    q = await desk.question_where(1, lambda q: "delivered" in kinds(q) and "note" in kinds(q))
+    assert all("courier" not in m.content for m in fake.sent_to(server.help.id))
+    assert q["claimed_by"] == "praman"
+
+
+async def test_an_answer_from_the_thread_reaches_a_customer_on_telegram(
+    server: Server, tmp_path: Path
+) -> None:
+    pytest.importorskip("telegram")
+    from fakes.telegram import TOKEN as TG_TOKEN
+    from fakes.telegram import FakeTelegram
+
+    from helpforce.adapters.telegram import TelegramAdapterFactory
+
+    fake = server.fake
+    async with FakeTelegram() as tg:
+        tg.user(ALICE_TG, "Alice", "alice")
+        config_dir = write_config(tmp_path / "config", server)
+        settings = config_dir / "helpforce.yaml"
+        settings.write_text(settings.read_text() + f"""\
+  telegram:
+    token_env: HF_TELEGRAM_TOKEN
+    base_url: {tg.base_url}
+    base_file_url: {tg.base_file_url}
+    poll_timeout: 5
+    rate_limit: {{per_second: 500, burst: 500, per_chat_per_second: null}}
+""")
+        env = {**ENV, "HF_TELEGRAM_TOKEN": TG_TOKEN}
+        factories = {"discord": DiscordAdapterFactory(), "telegram": TelegramAdapterFactory()}
+        config = load_config(config_dir, env=env, factories=factories)
+        adapters = {p: f.create(config.settings.platforms[p], clock=SystemClock(), env=env)
+                    for p, f in factories.items()}
+        app = App(config, db_path=str(tmp_path / "hf.db"), adapters=adapters, env=env)
+        async with app:
+            tg.user_says(ALICE_TG, "My washer shows E21")
+            post = await fake.wait_sent(in_channel(server.staff.id, "#1"))
+            assert "telegram" in post.embeds[0]["title"]
+            fake.user_presses(JORDAN, post, "claim:1")
+            await fake.wait_sent(lambda m: m.channel_id == post.id)
+            fake.user_says(JORDAN, post.id, "Clean the drain filter, then restart it.")
+            answer = await tg.wait_sent(lambda m: m.chat_id == ALICE_TG)
+            assert answer.text == "Clean the drain filter, then restart it. ^JD"
+
+
+async def test_a_move_to_dm_falls_back_to_a_private_thread_when_dms_are_closed(
+    server: Server, desk: DiscordDesk
+) -> None:
+    fake = server.fake
+    fake.user_says(BOB, server.help.id, "I was charged twice")
+    post = await fake.wait_sent(in_channel(server.staff.id, "#1"))
+    fake.user_presses(PRIYA, post, "claim:1")
+    await fake.wait_sent(lambda m: m.channel_id == post.id)
+    fake.user_says(PRIYA, post.id, "/dm Which card did you pay with? Last four digits only.")
+    # Discord refuses the DM (50007): a private thread with Bob and Priya, said publicly
+    note = await fake.wait_sent(in_channel(server.help.id, "private thread"))
+    assert "@bob" in note.content
+    private = await fake.wait_sent(lambda m: fake.channels[m.channel_id].type == 12)
+    assert private.content == "Which card did you pay with? Last four digits only. ^PR"
+    thread = fake.channels[private.channel_id]
+    assert thread.parent_id == server.help.id and {BOB, PRIYA} <= set(thread.members)
+    q = await desk.question_where(1, lambda q: "moved_to_dm" in kinds(q))
+    assert "escalated" not in kinds(q)
+
+    # the conversation goes on there, on the same question
+    fake.user_says(BOB, thread.id, "It ends in 4417")
+    await desk.question_where(1, lambda q: "followup" in kinds(q))
+    fake.user_says(PRIYA, post.id, "Thanks, the duplicate is refunded.")
+    answer = await fake.wait_sent(lambda m: m.channel_id == thread.id and "refunded" in m.content)
+    assert answer.content.endswith("^PR")
+    assert len([c for c in fake.channels.values() if c.type == 12]) == 1

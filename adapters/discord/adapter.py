@@ -70,6 +70,8 @@ MAX_TEXT = 2000
 #: Discord: an interaction token is valid for 15 minutes
 INTERACTION_TTL = 15 * 60.0
 _CANNOT_DM = 50007
+#: "A thread has already been created for this message"
+_THREAD_EXISTS = 160004
 _URLS: tuple[str, str] | None = None
 
 
@@ -77,6 +79,7 @@ class DiscordAdapter:
     platform = PLATFORM
     capabilities = Capabilities(
         buttons=True, edits=True, threads=True, dms=True, deep_links=False, ephemeral=True,
+        private_threads=True,
         idempotent_send=True, max_text=MAX_TEXT,
     )
 
@@ -97,6 +100,9 @@ class DiscordAdapter:
         self._queue: asyncio.Queue[Inbound] = asyncio.Queue()
         self._last: dict[str, int] = {}
         self._interactions: OrderedDict[str, tuple[discord.Interaction, float]] = OrderedDict()
+        #: (channel, customer) -> the private thread standing in for their closed DMs
+        self._private_threads: dict[tuple[str, str], int] = {}
+        self._thread_members: dict[int, set[str]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._gateway: asyncio.Task[None] | None = None
         self._feeder: asyncio.Task[None] | None = None
@@ -402,6 +408,10 @@ class DiscordAdapter:
         return SendResult(f"{message.channel.id}:{message.id}")
 
     async def _channel(self, out: Outgoing) -> discord.abc.Messageable:
+        if out.thread and out.thread.startswith("private:"):
+            return await self._private_thread(out)
+        if out.thread:
+            return await self._thread(out.thread, out.text)
         if out.dm_user is not None:
             if not out.dm_user.isdigit():
                 raise PermanentError(f"not a Discord user id: {out.dm_user!r}")
@@ -410,6 +420,49 @@ class DiscordAdapter:
         if not conv.isdigit():
             raise PermanentError(f"not a Discord channel: {out.conversation!r}")
         return self.client.get_partial_messageable(int(conv))
+
+    async def _thread(self, thread: str, text: str) -> discord.abc.Messageable:
+        """A thread to send into: a thread's id, or ``<channel>:<message>`` for the thread on
+        one of our messages (opened now if it is not there yet; it has the message's id)."""
+        if thread.isdigit():
+            return self.client.get_partial_messageable(int(thread))
+        ref = _ref(thread)
+        if ref is None:
+            raise PermanentError(f"not a Discord thread or message: {thread!r}")
+        name = text.split("\n", 1)[0][:100] or "question"
+        try:
+            await self.client.http.start_thread_with_message(
+                ref[0], ref[1], name=name, auto_archive_duration=1440,
+                rate_limit_per_user=None,
+            )
+        except discord.HTTPException as exc:
+            if exc.code != _THREAD_EXISTS:
+                raise
+        return self.client.get_partial_messageable(ref[1])
+
+    async def _private_thread(self, out: Outgoing) -> discord.abc.Messageable:
+        """The private thread standing in for a closed DM: made once per channel and people
+        (kept for this process; after a restart a new one is made), members added."""
+        members = tuple(m for m in out.thread.removeprefix("private:").split(",") if m) \
+            if out.thread else ()
+        channel = out.conversation
+        if not channel.isdigit() or not members or not all(m.isdigit() for m in members):
+            raise PermanentError(f"cannot open a private thread {out.thread!r} in {channel!r}")
+        key = (channel, members[0])
+        thread_id = self._private_threads.get(key)
+        if thread_id is None:
+            data = await self.client.http.start_thread_without_message(
+                int(channel), name="private conversation", auto_archive_duration=10080,
+                type=discord.ChannelType.private_thread.value, invitable=False,
+            )
+            thread_id = int(data["id"])
+            self._private_threads[key] = thread_id
+        added = self._thread_members.setdefault(thread_id, set())
+        for member in members:
+            if member not in added:
+                await self.client.http.add_user_to_thread(thread_id, int(member))
+                added.add(member)
+        return self.client.get_partial_messageable(thread_id)
 
     def _is_staff_post(self, out: Outgoing) -> bool:
         return (self._staff_channel is not None and bool(out.buttons)
