@@ -388,3 +388,51 @@ async def test_a_move_to_dm_falls_back_to_a_private_thread_when_dms_are_closed(
     answer = await fake.wait_sent(lambda m: m.channel_id == thread.id and "refunded" in m.content)
     assert answer.content.endswith("^PR")
     assert len([c for c in fake.channels.values() if c.type == 12]) == 1
+
+
+async def test_a_malformed_event_is_skipped_and_the_adapter_keeps_going(
+    server: Server, desk: DiscordDesk
+) -> None:
+    fake = server.fake
+    fake.dispatch("MESSAGE_CREATE", {"id": "not-a-number", "channel_id": str(server.help.id)})
+    fake.dispatch("MESSAGE_CREATE", {"channel_id": str(server.help.id), "content": "x" * 5000})
+    fake.user_says(ALICE, server.help.id, "A real question after the noise")
+    post = await fake.wait_sent(in_channel(server.staff.id, "#1"))
+    assert "A real question after the noise" in post.embeds[0]["description"]
+    assert desk.adapter.status() == "connected" and desk.adapter.skipped >= 1
+
+
+async def test_a_missing_message_content_intent_is_explained(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with FakeDiscord(heartbeat_interval=0.5, message_content_granted=False,
+                           close_on_disallowed_intents=True) as fake:
+        guild = fake.guild("Acme")
+        srv = Server(fake, fake.text_channel(guild, "help"), fake.text_channel(guild, "staff"),
+                     fake.text_channel(guild, "lounge"))
+        try:
+            d = DiscordDesk(write_config(tmp_path / "config", srv), tmp_path / "hf.db")
+            await d.app.start()
+            try:
+                await d.until(lambda: "Message Content intent" in d.adapter.status())
+            finally:
+                await d.app.stop()
+        finally:
+            reset_urls()
+    assert "Privileged Gateway Intents" in caplog.text
+
+
+async def test_two_adapters_in_one_process_cannot_use_different_urls(
+    server: Server, desk: DiscordDesk
+) -> None:
+    other = DiscordSettings(api_base="http://127.0.0.1:9/api/v10",
+                            gateway_url="ws://127.0.0.1:9/")
+    adapter = DiscordAdapterFactory().create(other, clock=SystemClock(),
+                                             env={"HELPFORCE_DISCORD_TOKEN": TOKEN})
+
+    async def sink(batch: Any, cursor: str | None) -> None:
+        pass
+
+    with pytest.raises(RuntimeError, match="process-wide"):
+        await adapter.start(sink, None)
+    await adapter.stop()

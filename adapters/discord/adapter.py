@@ -111,6 +111,7 @@ class DiscordAdapter:
         #: events that could not be normalised (logged by id, then skipped)
         self.skipped = 0
         self._register()
+        self._guard_parsers()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -150,20 +151,51 @@ class DiscordAdapter:
         self._state = "stopped"
 
     async def _connect(self) -> None:
-        try:
-            await self.client.connect(reconnect=True)
-        except discord.PrivilegedIntentsRequired:
-            self._state = (
-                "failing: the Message Content intent is not enabled for this bot "
-                "(Developer Portal -> your application -> Bot -> Privileged Gateway Intents -> "
-                "Message Content Intent); without it guild messages arrive empty"
-            )
-            log.error("discord: %s", self._state.removeprefix("failing: "))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._state = f"failing: {_describe(exc)}"
-            log.error("discord: the gateway connection ended (%s)", _describe(exc))
+        """The gateway connection, for as long as the adapter runs: discord.py reconnects and
+        resumes by itself; if it gives up, it is started again with backoff (a new session:
+        the watched channels are then read back). A missing privileged intent needs the
+        operator, and stops here."""
+        failures = 0
+        while not self.client.is_closed():
+            try:
+                await self.client.connect(reconnect=True)
+                return
+            except discord.PrivilegedIntentsRequired:
+                self._state = (
+                    "failing: the Message Content intent is not enabled for this bot "
+                    "(Developer Portal -> your application -> Bot -> Privileged Gateway "
+                    "Intents -> Message Content Intent); without it guild messages arrive empty"
+                )
+                log.error("discord: %s", self._state.removeprefix("failing: "))
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                delay = min(60.0, 2.0 ** min(failures, 6))
+                self._state = f"failing: {_describe(exc)}"
+                log.error("discord: the gateway connection ended (%s); reconnecting in %.0fs",
+                          _describe(exc), delay)
+                await self.clock.sleep(delay)
+
+    def _guard_parsers(self) -> None:
+        """A malformed gateway event must not end the connection: discord.py parses events
+        inside its read loop, so one that fails to parse is logged (by event name, never its
+        contents) and skipped."""
+        parsers: dict[str, Any] = self.client._connection.parsers
+
+        def guarded(event: str, parse: Any) -> Any:
+            def run(data: Any) -> None:
+                try:
+                    parse(data)
+                except Exception as exc:
+                    self.skipped += 1
+                    log.warning("discord: skipped a malformed %s event (%s)", event,
+                                type(exc).__name__)
+            return run
+
+        for event, parse in list(parsers.items()):
+            parsers[event] = guarded(event, parse)
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
