@@ -1851,7 +1851,11 @@ class Desk:
         caps = self.capabilities.get(e.platform, Capabilities())
         if not caps.buttons:
             buttons = ()
-        if e.kind is InboundKind.ACTION or (caps.dms and e.visibility is Visibility.PUBLIC):
+        # in a question's thread in the staff channel, the answer stays in the thread
+        in_staff_thread = e.thread is not None and self._is_staff_channel(e)
+        if e.kind is InboundKind.ACTION or (
+            caps.dms and e.visibility is Visibility.PUBLIC and not in_staff_thread
+        ):
             out = Outgoing(e.platform, f"dm:{e.author.user_id}", text, Visibility.PRIVATE,
                            dm_user=e.author.user_id, buttons=buttons)
         else:

@@ -436,3 +436,28 @@ async def test_two_adapters_in_one_process_cannot_use_different_urls(
     with pytest.raises(RuntimeError, match="process-wide"):
         await adapter.start(sink, None)
     await adapter.stop()
+
+
+async def test_a_stopped_reply_is_explained_in_the_thread_with_a_button_to_send_the_fix(
+    server: Server, desk: DiscordDesk
+) -> None:
+    fake = server.fake
+    fake.user_says(ALICE, server.help.id, "Where is my parcel?")
+    post = await fake.wait_sent(in_channel(server.staff.id, "#1"))
+    fake.user_presses(JORDAN, post, "claim:1")
+    await fake.wait_sent(lambda m: m.channel_id == post.id)
+    fake.user_says(JORDAN, post.id, "What's your order number?")
+    stopped = await fake.wait_sent(lambda m: m.channel_id == post.id
+                                   and m.content.startswith("Not sent (#1)"))
+    assert "send:1" in stopped.custom_ids
+    assert not fake.sent_to(server.help.id)  # nothing went out in public
+    # someone in the staff channel who is not on the roster writes in the thread: ignored
+    fake.user_says(MALLORY, post.id, "I'll answer this one!")
+    fake.user_presses(JORDAN, stopped, "send:1")
+    public = await fake.wait_sent(in_channel(server.help.id))
+    assert "order number" not in public.content and "^JD" in public.content
+    await desk.until(lambda: any(e.kind.value == "ignored" and e.actor == f"discord:{MALLORY}"
+                                 for e in desk.events))
+    q = await desk.question_where(1, lambda q: q["claimed_by"] == "jdiaz")
+    assert "followup" not in kinds(q)
+    assert not [m for m in fake.sent_to(server.help.id) if "answer this one" in m.content]

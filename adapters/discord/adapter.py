@@ -288,11 +288,16 @@ class DiscordAdapter:
         if (self._staff_channel is not None and watched == self._staff_channel
                 and text.startswith(self.settings.note_prefix)):
             text = "/note " + text[len(self.settings.note_prefix):].strip()
+        # a thread (a question's thread on its staff post, a forum post, a private thread)
+        # belongs to the channel it is in: that is the conversation, the thread its thread
+        parent = getattr(channel, "parent_id", None)
+        in_thread = isinstance(channel, discord.Thread) and parent is not None
         return Inbound(
             platform=PLATFORM,
             message_id=f"{channel.id}:{message.id}",
             author=Account(PLATFORM, str(message.author.id), message.author.name),
-            conversation=str(channel.id),
+            conversation=str(parent) if in_thread else str(channel.id),
+            thread=str(channel.id) if in_thread else None,
             visibility=Visibility.PRIVATE if private or _is_private_thread(channel)
             else Visibility.PUBLIC,
             text=text,
@@ -497,7 +502,7 @@ class DiscordAdapter:
         return self.client.get_partial_messageable(thread_id)
 
     def _is_staff_post(self, out: Outgoing) -> bool:
-        return (self._staff_channel is not None and bool(out.buttons)
+        return (self._staff_channel is not None and bool(out.buttons) and not out.thread
                 and out.conversation == str(self._staff_channel))
 
     async def _edit(self, out: Outgoing, view: discord.ui.View | None) -> SendResult:
@@ -506,7 +511,7 @@ class DiscordAdapter:
         if ref is None:
             raise PermanentError(f"cannot edit {out.edit_of!r}: not a Discord message id")
         message = self.client.get_partial_messageable(ref[0]).get_partial_message(ref[1])
-        if out.conversation == str(self._staff_channel):
+        if out.conversation == str(self._staff_channel) and not out.thread:
             await message.edit(content=None, embed=_embed(out.text), view=view)
         else:
             await message.edit(content=out.text, view=view)
