@@ -860,10 +860,11 @@ class Simulator:
                 "SELECT platform, state, COUNT(*), MAX(COALESCE(sent_at, ?) - created_at) "
                 "FROM outbox GROUP BY platform, state", (self._ended_at,)
             ):
-                d = deliveries.setdefault(str(platform), {"sent": 0, "waiting": 0, "failed": 0,
-                                                          "longest_wait_s": 0.0})
-                key = {"sent": "sent", "pending": "waiting", "sending": "waiting"}.get(
-                    str(state), "failed")
+                d = deliveries.setdefault(str(platform), {
+                    "sent": 0, "waiting": 0, "held": 0, "failed": 0, "longest_wait_s": 0.0})
+                # held: private messages waiting for a customer to open the private chat
+                key = {"sent": "sent", "pending": "waiting", "sending": "waiting",
+                       "held": "held"}.get(str(state), "failed")
                 d[key] += int(n)
                 d["longest_wait_s"] = round(max(d["longest_wait_s"], float(worst or 0)), 3)
             self._rows["deliveries"] = deliveries
@@ -1073,7 +1074,9 @@ def print_report(sim: Simulator, report: dict[str, Any], out: TextIO) -> None:
     else:
         print("  first-response target: none set in routing.yaml", file=out)
     for platform, d in sorted(s["deliveries"].items()):
-        print(f"  {platform}: {d['sent']} messages sent, {d['waiting']} still waiting, "
+        held = (f", {d['held']} held until the customer opens the private chat"
+                if d.get("held") else "")
+        print(f"  {platform}: {d['sent']} messages sent, {d['waiting']} still waiting{held}, "
               f"{d['failed']} failed; longest wait {_span(d['longest_wait_s'])}", file=out)
     busiest = sorted(s["per_staff"].items(), key=lambda kv: (-kv[1]["answered"], kv[0]))
     if busiest:
