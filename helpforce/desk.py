@@ -118,6 +118,9 @@ class _Step:
     loads: dict[str, int] | None = None
     #: timers to write (insert or replace) before the step ends
     timers: list[dict[str, Any]] = field(default_factory=list)
+    #: questions with private messages held in this step (waiting for the customer to open
+    #: the private chat)
+    held: set[int] = field(default_factory=set)
 
 
 class Desk:
@@ -280,7 +283,12 @@ class Desk:
             ):
                 # they wrote to us privately: private messages reach them (remembered for
                 # staff, and for customers where a bot cannot write first)
+                known = self.reach.get(platform, e.author.user_id)
                 await reach.mark(tx, self.reach, platform, e.author.user_id, True, st.now)
+                if known is not True and e.kind is not InboundKind.START and \
+                        self.config.roster.by_account(platform, e.author.user_id) is None:
+                    await self._opened_otherwise(st, platform, e.author.user_id,
+                                                 e.author.key)
             await self._handle(st, e)
         await self._write_timers(st)
         if cursor is not None:
@@ -459,10 +467,12 @@ class Desk:
             return None
         if q.visibility != Visibility.PUBLIC.value:
             return None  # they asked privately: the private chat is open
+        if await reach.reachable(st.tx, self.reach, q.platform, q.customer_id):
+            if q.dm_link is not None:
+                await self._release_held(st, q, f"{q.platform}:{q.customer_id}")
+            return None
         if q.dm_link is not None:
             return q.dm_link
-        if await reach.reachable(st.tx, self.reach, q.platform, q.customer_id):
-            return None
         q.dm_link = await reach.create_link(st.tx, q.id, q.platform, q.customer_id, st.now)
         await st.tx.execute("UPDATE questions SET dm_link = ? WHERE id = ?", (q.dm_link, q.id))
         return q.dm_link
@@ -493,8 +503,13 @@ class Desk:
             await st.tx.execute("UPDATE deep_links SET opened_at = ? WHERE token = ?",
                                 (st.now, link.token))
         q = await self._question(st, link.question_id)
-        if q is None or q.dm_link != link.token:
-            return  # opened before (Start pressed again): the chat is already bound
+        if q is not None and q.dm_link is not None:
+            # this link or an older one of theirs: either way the private chat is open now
+            await self._release_held(st, q, e.author.key)
+        # else opened before (Start pressed again): the chat is already bound
+
+    async def _release_held(self, st: _Step, q: Q, actor: str) -> None:
+        """The customer's private chat is open: the private messages held for it go out."""
         q.dm_link = None
         await st.tx.execute("UPDATE questions SET dm_link = NULL WHERE id = ?", (q.id,))
         released = await st.tx.execute(
@@ -504,11 +519,30 @@ class Desk:
         )
         platform = q.platform
         st.tx.after_commit(lambda: self.on_outbox(platform))
-        self._event(st, q.id, EventKind.DM_OPENED, actor=e.author.key, platform=e.platform,
+        self._event(st, q.id, EventKind.DM_OPENED, actor=actor, platform=q.platform,
                     released=released)
+        if released and q.first_answer_at is None and q.last_answer_by is not None:
+            # a held answer counts as the first response once it can be delivered
+            q.first_answer_at = st.now
+            await st.tx.execute("UPDATE questions SET first_answer_at = ? WHERE id = ?",
+                                (st.now, q.id))
+            await self._clear_timers(st, q.id, "first_response", "first_response_leads")
         holder = self.config.roster.get(q.claimed_by or q.last_answer_by or "")
         if holder is not None:
             self._notify_staff(st, holder, q, texts.link_opened(q.id, q.customer_handle))
+
+    async def _opened_otherwise(self, st: _Step, platform: str, customer_id: str,
+                                actor: str) -> None:
+        """A customer with a link outstanding wrote to us privately without it (a bare
+        Start, or found the bot): their chat is open all the same."""
+        rows = await st.tx.fetchall(
+            "SELECT id FROM questions WHERE platform = ? AND customer_id = ? "
+            "AND dm_link IS NOT NULL", (platform, customer_id),
+        )
+        for r in rows:
+            q = await self._question(st, int(r[0]))
+            if q is not None and q.dm_link is not None:
+                await self._release_held(st, q, actor)
 
     def _store_inbound(self, st: _Step, qid: int, e: Inbound, kind: str) -> None:
         mid = st.tx.new_id("messages")
@@ -1383,20 +1417,28 @@ class Desk:
             )
             row = self._enqueue(st, q.id, piece, kind=kind, role=staff.role.value,
                                 staff_id=staff.id, check=False)
-        first = q.first_answer_at is None
-        if kind == "answer" or kind == "dm" or first:
-            await self._clear_timers(st, q.id, "first_response", "first_response_leads")
-        q.first_answer_at = q.first_answer_at or st.now
+        held = q.id in st.held
+        first = q.first_answer_at is None and not held
         q.last_answer_by = staff.id
-        await st.tx.execute(
-            "UPDATE questions SET first_answer_at = COALESCE(first_answer_at, ?), "
-            "last_answer_by = ? WHERE id = ?",
-            (st.now, staff.id, q.id),
-        )
+        if held:
+            # it waits for the customer to open the private chat: not a response yet, so the
+            # first-response deadline still stands (and escalates if they never do)
+            await st.tx.execute("UPDATE questions SET last_answer_by = ? WHERE id = ?",
+                                (staff.id, q.id))
+            self._notify_staff(st, staff, q, texts.link_waiting(q.id, q.customer_handle))
+        else:
+            if kind == "answer" or kind == "dm" or first:
+                await self._clear_timers(st, q.id, "first_response", "first_response_leads")
+            q.first_answer_at = q.first_answer_at or st.now
+            await st.tx.execute(
+                "UPDATE questions SET first_answer_at = COALESCE(first_answer_at, ?), "
+                "last_answer_by = ? WHERE id = ?",
+                (st.now, staff.id, q.id),
+            )
         self._event(
             st, q.id, EventKind.ANSWERED, actor=staff.id, platform=via,
             to_platform=q.platform, visibility=out.visibility.value, message_row=row,
-            first=first,
+            first=first, **({"held": True} if held else {}),
         )
         if kind == "answer":
             await self._set(st, q, State.ANSWERED)
@@ -1433,8 +1475,6 @@ class Desk:
         await self._send_answer(st, q, staff, e.platform, private, kind="dm",
                                 parts=verdict.parts)
         self._warn(st, e, staff, q, verdict)
-        if link is not None:
-            self._private_notice(st, e, staff, q.id, texts.link_waiting(q.id, q.customer_handle))
         self._event(st, q.id, EventKind.MOVED_TO_DM, actor=staff.id, platform=e.platform,
                     **({"via": "link"} if link else {}))
         if q.dm_conversation is None:
@@ -1758,6 +1798,18 @@ class Desk:
             "WHERE id = ?",
             (state.value, st.now, *cols.values(), q.id),
         )
+        if state is State.RESOLVED and q.dm_link is not None:
+            # resolved before the customer opened the private chat: what waited for it is
+            # dropped, visibly, rather than delivered out of the blue later
+            dropped = await st.tx.execute(
+                "UPDATE outbox SET state = 'dropped', last_error = ? "
+                "WHERE question_id = ? AND state = 'held'",
+                ("resolved before the customer opened the private chat", q.id),
+            )
+            if dropped:
+                self._event(st, q.id, EventKind.IGNORED, platform=q.platform, dropped=dropped,
+                            reason="resolved before the customer opened the private chat; "
+                                   "the private messages waiting for it were dropped")
         if holder_before and q.claimed_by != holder_before:
             # a stopped reply waits only while its author holds the question
             await st.tx.execute("DELETE FROM pending WHERE question_id = ? AND staff_id = ?",
@@ -1929,7 +1981,9 @@ class Desk:
             "state": "held" if held else "pending",
             "attempts": 0, "due_at": st.now, "created_at": st.now,
         })
-        if not held:
+        if held and qid is not None:
+            st.held.add(qid)
+        else:
             platform = out.platform
             st.tx.after_commit(lambda: self.on_outbox(platform))
         return mid

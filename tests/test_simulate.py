@@ -433,3 +433,28 @@ events:
     with pytest.raises(ConfigErrors) as exc:
         _scenario(config, path)
     assert str(exc.value).startswith(f"{tmp_path / 'other.yaml'}:2:10: staff[0].id: expected")
+
+
+async def test_a_telegram_group_question_moved_to_private_is_opened_and_answered(
+    config: Config, tmp_path: Path
+) -> None:
+    # a customer posts their own e-mail address in a Telegram group: the desk answers in the
+    # group with a start link and holds the private messages; the simulated customer opens
+    # the link half a minute later, and the held messages and the answer reach them
+    path = _write(tmp_path, """
+start: 2026-11-27T09:00:00-06:00
+staff:
+  default: {claims_after: 1m, answers_after: 2m}
+questions:
+  - {at: 0s, platform: telegram, customer: "4242", private: false,
+     text: "My order never came, write to me at sam.lee@example.org"}
+""")
+    sim, report = await _run(config, path)
+    (q,) = report["questions"]
+    assert q["answered_by"] and q["state"] in ("answered", "resolved", "moved_to_dm")
+    telegram = report["summary"]["deliveries"]["telegram"]
+    assert telegram["held"] == 0 and telegram["failed"] == 0
+    sent = sim.platforms["telegram"].local.sent()  # type: ignore[attr-defined]
+    private = [m for m in sent if m.chat == "dm:4242"]
+    assert any(m.text.startswith("Hi @4242") for m in private)  # the opener, released
+    assert any(m.text.startswith("Thanks for asking!") for m in private)  # the answer

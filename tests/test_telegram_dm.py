@@ -238,3 +238,55 @@ def _reach(db: Path, user_id: int) -> int | None:
         conn.close()
     return None if row is None else int(row[0])
 
+
+
+async def test_a_customer_who_writes_to_the_bot_without_the_link_gets_what_was_held(
+    tg: FakeTelegram, desk: TelegramDesk
+) -> None:
+    tg.user(CAROL, "Carol", "carol", started=False)
+    await _claimed_group_question(tg, CAROL, "@helpforce_bot my order never arrived")
+    tg.user_says(PRIYA, "/dm 1 Could you send me your order number here?")
+    await tg.wait_sent(in_chat(GROUP))
+    # Carol finds the bot on her own and writes to it: her private chat is open all the same
+    tg.user_says(CAROL, "hello? about my order")
+    private = await tg.wait_sent(in_chat(CAROL, has="order number"))
+    assert private.text.endswith("^PR")
+    q = await desk.question_where(1, lambda q: "dm_opened" in kinds(q))
+    assert "followup" in kinds(q)
+    assert _count(desk, "SELECT COUNT(*) FROM questions") == 1
+    assert _count(desk, "SELECT COUNT(*) FROM outbox WHERE state = 'held'") == 0
+
+
+async def test_a_held_answer_is_not_a_response_yet_and_its_author_is_told(
+    tg: FakeTelegram, desk: TelegramDesk
+) -> None:
+    tg.user(CAROL, "Carol", "carol", started=False)
+    tg.group(GROUP, "Acme community")
+    tg.user_says(CAROL, "@helpforce_bot order never came, mail me at carol.b@example.org",
+                 chat_id=GROUP)
+    offer = await tg.wait_sent(in_chat(STAFF_GROUP, starts="#1"))
+    tg.press(JORDAN, offer, "claim:1")
+    held = await tg.wait_sent(in_chat(JORDAN, starts="You hold #1"))
+    tg.user_says(JORDAN, "We'll sort it out here.", reply_to=held)
+    await tg.wait_sent(in_chat(JORDAN, starts="#1: @carol has to open the private chat"))
+    q = await desk.question_where(1, lambda q: "answered" in kinds(q))
+    answered = [e for e in q["events"] if e["kind"] == "answered"]
+    assert answered[-1]["data"].get("held") is True
+    # not a first response: nothing reached Carol yet (a first-response target, where one
+    # is set, still stands and escalates)
+    assert _count(desk, "SELECT COUNT(*) FROM questions WHERE first_answer_at IS NULL") == 1
+
+    # resolved before Carol ever opened the chat: what waited is dropped, visibly
+    tg.user_says(JORDAN, "/resolve 1")
+    q = await desk.question_where(1, lambda q: q["state"] == "resolved")
+    assert any("dropped" in str(e["data"].get("reason", "")) for e in q["events"])
+    assert _count(desk, "SELECT COUNT(*) FROM outbox WHERE state = 'held'") == 0
+    assert sent_to(tg, CAROL) == []
+
+
+def _count(desk: TelegramDesk, sql: str) -> int:
+    conn = sqlite3.connect(desk.app.db_path)
+    try:
+        return int(conn.execute(sql).fetchone()[0])
+    finally:
+        conn.close()

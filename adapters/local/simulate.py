@@ -74,7 +74,7 @@ from helpforce.app import App
 from helpforce.clock import VirtualClock
 from helpforce.config import Config, PlatformSettings, RateLimit, StaffMember, load_config
 from helpforce.config.schema import Roster, UserIdValidator
-from helpforce.models import Account, Event, EventKind, Inbound, Visibility
+from helpforce.models import Account, Event, EventKind, Inbound, InboundKind, Visibility
 from helpforce.routing import Router
 from helpforce.schedule import availability
 
@@ -99,7 +99,7 @@ class StandIn:
 #: ~5 per 5 s per channel.
 STAND_INS: dict[str, StandIn] = {
     "x": StandIn(
-        Capabilities(buttons=False, edits=False, threads=True, dms=True, deep_links=True,
+        Capabilities(buttons=False, edits=False, threads=True, dms=True, deep_links=False,
                      idempotent_send=False, max_text=280),
         RateLimit(per_second=100 / 900, burst=100, per_chat_per_second=None),
         public_place="mentions",
@@ -320,6 +320,8 @@ def inline_sqlite() -> Iterator[None]:
 
 
 ANSWER_TEXT = "Thanks for asking! Here is what to do next."
+#: seconds a customer takes to open a link to a private chat (Telegram's Start) once posted
+OPENS_LINK_AFTER = 30.0
 
 
 @dataclass
@@ -503,6 +505,9 @@ class Simulator:
             rec.language = d.get("language") if isinstance(d.get("language"), str) else None
             rec.route = d.get("route") if isinstance(d.get("route"), str) else None
             self.waiting[rec.id] = rec
+        elif kind is EventKind.MOVED_TO_DM and d.get("via") == "link":
+            # the customer presses Start in the link posted for them a little later
+            self._push(e.at + OPENS_LINK_AFTER, "open_link", qid=rec.id)
         elif kind is EventKind.OFFERED:
             staff = [str(s) for s in d.get("staff", [])]
             wave = int(d.get("wave", 1))
@@ -631,6 +636,26 @@ class Simulator:
             conversation=f"dm:{user_id}", visibility=Visibility.PRIVATE, text=text, at=now,
         )
 
+    async def _open_link(self, qid: int, now: float) -> Inbound | None:
+        """The customer of question ``qid`` opens the private chat with the link they got."""
+        app = self._app
+        assert app is not None and app.store is not None
+        row = await app.store.fetchone(
+            "SELECT d.token, d.platform, d.customer_id, q.customer_handle FROM deep_links d "
+            "JOIN questions q ON q.id = d.question_id "
+            "WHERE d.question_id = ? AND d.opened_at IS NULL ORDER BY d.created_at DESC LIMIT 1",
+            (qid,),
+        )
+        if row is None:
+            return None
+        token, platform, user_id, handle = (str(v) for v in row)
+        return Inbound(
+            platform=platform, message_id=f"sim{next(self._mids)}",
+            author=Account(platform, user_id, handle), conversation=f"dm:{user_id}",
+            visibility=Visibility.PRIVATE, text=f"/start {token}", kind=InboundKind.START,
+            data=token, at=now,
+        )
+
     def _customer_inbound(self, a: Arrival, now: float) -> Inbound:
         stand_in = STAND_INS[a.platform]
         user_id = a.customer.lstrip("@") or a.customer
@@ -700,6 +725,8 @@ class Simulator:
                     self._plan_shift_checks(Roster(staff=(member,)), now)
                     self._free(action.staff, now)
                 continue
+            elif action.kind == "open_link" and action.qid is not None:
+                inbound = await self._open_link(action.qid, now)
             else:
                 inbound = self._staff_action(action, now)
             if inbound is not None:
