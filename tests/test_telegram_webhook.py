@@ -156,7 +156,7 @@ async def test_a_question_by_webhook_is_claimed_with_the_button_and_answered(
     assert desk.adapter.status() == "connected" and server.listening
     assert tg.webhook == {"url": f"http://127.0.0.1:{server.port}/telegram",
                           "secret_token": SECRET, "allowed_updates": list(ALLOWED_UPDATES),
-                          "max_connections": 40}
+                          "max_connections": 1}
 
     asked = tg.user_says(ALICE, "My TV keeps switching off")
     post = await tg.wait_sent(in_chat(STAFF_GROUP, starts="#1"))
@@ -395,7 +395,7 @@ def test_webhook_settings_default_to_polling_and_are_validated() -> None:
     assert TelegramSettings().webhook is None
     hook = TelegramWebhookSettings(url="https://help.example.com/telegram")
     assert (hook.listen, hook.port, hook.path, hook.secret_token_env, hook.max_connections) \
-        == ("127.0.0.1", 8443, "/telegram", "HELPFORCE_TELEGRAM_WEBHOOK_SECRET", 40)
+        == ("127.0.0.1", 8443, "/telegram", "HELPFORCE_TELEGRAM_WEBHOOK_SECRET", 1)
     TelegramWebhookSettings(url="http://127.0.0.1:{port}/telegram", port=0)
     TelegramWebhookSettings(url="http://localhost:8080/tg")
 

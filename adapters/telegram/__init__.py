@@ -53,8 +53,10 @@ class TelegramWebhookSettings(BaseModel):
     #: the NAME of the environment variable holding the secret token Telegram sends back in
     #: every request (1-256 characters of A-Z a-z 0-9 _ -)
     secret_token_env: str = "HELPFORCE_TELEGRAM_WEBHOOK_SECRET"
-    #: simultaneous deliveries Telegram may make (Telegram allows 1-100)
-    max_connections: int = Field(default=40, ge=1, le=100)
+    #: simultaneous deliveries Telegram may make (Telegram allows 1-100). 1 by default:
+    #: updates then arrive one after another, in order (an edit after its message, a
+    #: customer's second message after their first); each waits only for one desk commit
+    max_connections: int = Field(default=1, ge=1, le=100)
 
     @field_validator("url")
     @classmethod
