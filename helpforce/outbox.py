@@ -215,11 +215,7 @@ class Outbox:
         """
         now = self.clock.now()
         rows = await self.store.fetchall(
-            "SELECT o.id, o.key, o.payload, o.attempts, o.message_row, o.question_id, m.kind "
-            "FROM outbox o LEFT JOIN messages m ON m.id = o.message_row "
-            "WHERE o.platform = ? AND o.state = 'pending' AND o.due_at <= ? "
-            "ORDER BY o.due_at, o.id LIMIT ?",
-            (platform, now, self.policy.batch),
+            f"{_DUE} ORDER BY o.due_at, o.id LIMIT ?", (platform, now, self.policy.batch),
         )
         if not rows:
             nxt = await self.store.fetchone(
@@ -252,6 +248,28 @@ class Outbox:
                     resume_at = _earliest(resume_at, now + wait)
                     continue
             ready.append(_Item(r, out, r["kind"]))
+        if not ready and len(rows) == self.policy.batch and (limiter.per_chat or
+                                                             limiter.per_group):
+            # a full batch of chats that must wait (one busy group's backlog): look past
+            # them, so that one chat's backlog does not hold up everyone else's messages
+            waiting = sorted(chats_seen)
+            more_rows = await self.store.fetchall(
+                f"{_DUE} AND COALESCE(json_extract(o.payload, '$.dm_user'), "
+                f"json_extract(o.payload, '$.conversation')) NOT IN "
+                f"({','.join('?' * len(waiting))}) ORDER BY o.due_at, o.id LIMIT ?",
+                (platform, now, *waiting, self.policy.batch),
+            )
+            for r in more_rows:
+                out = Outgoing.from_json(json.loads(r["payload"]))
+                chat = out.dm_user or out.conversation
+                if chat in chats_seen:
+                    continue
+                chats_seen.add(chat)
+                wait = limiter.chat_ready_in(chat, _to_group(out))
+                if wait > 0:
+                    resume_at = _earliest(resume_at, now + wait)
+                    continue
+                ready.append(_Item(r, out, r["kind"]))
         if not ready and resume_at is not None:
             # every chat with a due row waits for its own limit; a wake ends the wait
             return max(0.001, resume_at - now)
@@ -480,6 +498,14 @@ class Outbox:
         if self.on_failure is not None:
             await self.on_failure(tx, qid, item.kind, reason, state == "uncertain", platform,
                                   item.out, isinstance(result, Unreachable))
+
+
+#: the due rows of one platform, oldest first (parameters: platform, now)
+_DUE = (
+    "SELECT o.id, o.key, o.payload, o.attempts, o.message_row, o.question_id, m.kind "
+    "FROM outbox o LEFT JOIN messages m ON m.id = o.message_row "
+    "WHERE o.platform = ? AND o.state = 'pending' AND o.due_at <= ?"
+)
 
 
 class _Deferred(Exception):

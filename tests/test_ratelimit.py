@@ -302,3 +302,17 @@ async def test_an_edit_in_a_group_counts_against_its_limit(rig: Rig) -> None:
     assert rig.texts() == [(0.0, "offer"), (pytest.approx(3.0), "offer, claimed"),
                            (pytest.approx(6.0), "notice")]
     assert rig.adapter.sent[1][1].edit_of == f"{GROUP}:1"
+
+
+async def test_a_group_backlog_larger_than_a_batch_does_not_hold_up_a_private_reply(
+    rig: Rig,
+) -> None:
+    # 300 due rows for one group (a pass reads 200), then a private reply to a customer
+    await rig.enqueue(*[in_group(f"g{i}") for i in range(300)])
+    rig.clock.advance_to(START + 0.001)
+    await rig.enqueue(Outgoing("local", "dm:42", "customer answer", Visibility.PRIVATE,
+                               dm_user="42"))
+    await rig.outbox.start()
+    await rig.settled(lambda: any(t == "customer answer" for _, t in rig.texts()))
+    assert [t for _, t in rig.texts()] == ["g0", "customer answer"]
+    assert rig.clock.now() - START < 1.0  # at once, not after the group's 300 messages
