@@ -9,7 +9,6 @@ roster.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import sqlite3
 import warnings
@@ -25,6 +24,7 @@ with warnings.catch_warnings():
     pytest.importorskip("discord")
 
 from fakes.discord import TOKEN, FakeDiscord, Message  # noqa: E402
+from waiting import until  # noqa: E402
 
 from conftest import EXAMPLE_CONFIG  # noqa: E402
 from helpforce.adapters.discord import DiscordAdapterFactory, DiscordSettings  # noqa: E402
@@ -123,17 +123,8 @@ class DiscordDesk:
         await self.app.stop()
 
     async def until(self, condition: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            value = condition()
-            if asyncio.iscoroutine(value):
-                value = await value
-            if value:
-                return value
-            if loop.time() > deadline:
-                raise TimeoutError("condition not met")
-            await asyncio.sleep(0.01)
+        """Wait for a condition on the desk's side (an async or plain callable)."""
+        return await until(condition, timeout)
 
     async def question_where(self, qid: int, check: Callable[[dict[str, Any]], bool]
                              ) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import pytest
 pytest.importorskip("telegram")
 
 from fakes.telegram import TOKEN, FakeTelegram, Sent  # noqa: E402
+from waiting import until  # noqa: E402
 
 from conftest import EXAMPLE_CONFIG  # noqa: E402
 from helpforce.adapter import PermanentError, TransientError, UncertainError  # noqa: E402
@@ -124,17 +125,7 @@ class TelegramDesk:
 
     async def until(self, condition: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
         """Wait for a condition on the desk's side (an async or plain callable)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            value = condition()
-            if asyncio.iscoroutine(value):
-                value = await value
-            if value:
-                return value
-            if loop.time() > deadline:
-                raise TimeoutError("condition not met")
-            await asyncio.sleep(0.01)
+        return await until(condition, timeout)
 
     async def question_where(
         self, qid: int, check: Callable[[dict[str, Any]], bool]
