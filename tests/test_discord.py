@@ -452,3 +452,21 @@ async def test_a_stopped_reply_is_explained_in_the_thread_with_a_button_to_send_
     q = await desk.question_where(1, lambda q: q["claimed_by"] == "jdiaz")
     assert "followup" not in kinds(q)
     assert not [m for m in fake.sent_to(server.help.id) if "answer this one" in m.content]
+
+
+async def test_a_button_on_a_post_made_before_a_restart_still_works(
+    server: Server, tmp_path: Path
+) -> None:
+    fake = server.fake
+    config_dir = write_config(tmp_path / "config", server)
+    db = tmp_path / "hf.db"
+    async with DiscordDesk(config_dir, db):
+        fake.user_says(ALICE, server.help.id, "My TV keeps switching off")
+        post = await fake.wait_sent(in_channel(server.staff.id, "#1"))
+    # a new process: no view state survives; the button's custom id is all there is
+    async with DiscordDesk(config_dir, db) as d:
+        press = fake.user_presses(PRIYA, post, "claim:1")
+        await fake.wait_callback(press)
+        await fake.wait_until(lambda: "claimed by Priya Raman (^PR)" in str(post.embeds))
+        q = await d.question_where(1, lambda q: q["claimed_by"] == "praman")
+        assert kinds(q).count("received") == 1  # the restart read nothing twice
