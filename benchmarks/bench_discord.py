@@ -57,7 +57,6 @@ import os
 import platform as py_platform
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -72,6 +71,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fakes.discord import TOKEN, FakeDiscord, Limits  # noqa: E402
+from outbound import busiest, code_version, fmt, pct, rate, wait_for  # noqa: E402
 
 from helpforce.adapters.discord import DiscordAdapterFactory, DiscordSettings  # noqa: E402
 from helpforce.adapters.discord.adapter import DiscordAdapter, reset_urls  # noqa: E402
@@ -166,25 +166,6 @@ def plans(args: argparse.Namespace, rate_limit: RateLimit) -> list[Plan]:
                                 "busy channel": ({("channel", 0)}, CHANNEL_RATE),
                             }))
     return out
-
-
-def busiest(times: list[float], window: float) -> int:
-    """The most events in any window ``(t - window, t]``."""
-    most, first = 0, 0
-    for last, t in enumerate(times):
-        while times[first] <= t - window:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
-
-
-def rate(times: list[float]) -> float | None:
-    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and \
-        times[-1] > times[0] else None
-
-
-def pct(achieved: float | None, allowed: float | None) -> float | None:
-    return round(100 * achieved / allowed, 1) if achieved and allowed else None
 
 
 class DiscordPyLog(logging.Handler):
@@ -364,33 +345,6 @@ async def until(condition: Callable[[], bool], timeout: float) -> None:
         await asyncio.sleep(0.01)
 
 
-async def wait_for(done: asyncio.Event, failed: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not done.is_set():
-        if failed():
-            raise RuntimeError("the outbox gave up on a message (see the log)")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not delivered within {timeout:.0f} s")
-        try:
-            await asyncio.wait_for(done.wait(), 0.5)
-        except TimeoutError:
-            pass
-
-
-def code_version() -> str:
-    """The commit and whether product files differ from it (others may be editing them)."""
-    try:
-        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "helpforce", "adapters"],
-            capture_output=True, text=True, timeout=5,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return rev + (" + uncommitted changes" if dirty.strip() else " (clean)")
-
-
 def machine() -> dict[str, Any]:
     import aiohttp
     import discord
@@ -421,25 +375,21 @@ def table(report: dict[str, Any]) -> str:
         if r["delivered"] != r["messages"]:
             notes.append(f"delivered {r['delivered']}")
         lines.append(
-            f"{r['scenario']:<9} {r['messages']:>5} {_f(r['seconds_first_to_last']):>8} "
-            f"{_f(r['achieved_per_s']):>11} {_f(r['allowed_per_s'], 'none'):>10} "
-            f"{_f(r['percent_of_allowed']):>10} {r['rejected_429']:>5} "
-            f"{_f(r['requests_per_s']):>6} {r['busiest_1s_requests']:>10} "
+            f"{r['scenario']:<9} {r['messages']:>5} {fmt(r['seconds_first_to_last']):>8} "
+            f"{fmt(r['achieved_per_s']):>11} {fmt(r['allowed_per_s'], 'none'):>10} "
+            f"{fmt(r['percent_of_allowed']):>10} {r['rejected_429']:>5} "
+            f"{fmt(r['requests_per_s']):>6} {r['busiest_1s_requests']:>10} "
             f"{r['busiest_5s_one_channel']:>9} {r['discordpy_bucket_waits']:>9} "
-            f"{_f(r['longest_send_s']):>9}  {'; '.join(notes)}")
+            f"{fmt(r['longest_send_s']):>9}  {'; '.join(notes)}")
         for kind, k in r.get("by_kind", {}).items():
-            lines.append(f"  {kind:<14} {k['messages']:>4} {'':>8} {_f(k['achieved_per_s']):>11}"
-                         f" {_f(k['allowed_per_s'], 'shared'):>10}"
-                         f" {_f(k['percent_of_allowed']):>10}"
-                         f"  (last {_f(k['seconds_from_start'])} s after the start)")
+            lines.append(f"  {kind:<14} {k['messages']:>4} {'':>8} {fmt(k['achieved_per_s']):>11}"
+                         f" {fmt(k['allowed_per_s'], 'shared'):>10}"
+                         f" {fmt(k['percent_of_allowed']):>10}"
+                         f"  (last {fmt(k['seconds_from_start'])} s after the start)")
     lines += ["", "dpy waits: times discord.py found a channel's bucket exhausted and held the "
               "send until its reset (no 429, but the outbox waits too)",
               f"total wall time: {report['wall_s']} s; target: >= 90 % of allowed, 0 429s"]
     return "\n".join(lines)
-
-
-def _f(value: Any, none: str = "-") -> str:
-    return none if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _per_chat(value: str) -> float | None:

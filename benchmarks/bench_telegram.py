@@ -43,11 +43,9 @@ import os
 import platform as py_platform
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -56,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fakes.telegram import TOKEN, FakeTelegram, Limits  # noqa: E402
+from outbound import busiest, code_version, fmt, pct, rate, wait_for  # noqa: E402
 
 from helpforce.adapters.telegram import TelegramAdapterFactory, TelegramSettings  # noqa: E402
 from helpforce.clock import SystemClock  # noqa: E402
@@ -126,25 +125,6 @@ def plans(args: argparse.Namespace, rate_limit: RateLimit) -> list[Plan]:
                 "one group": ({GROUP}, 20 / 60),
             }))
     return out
-
-
-def busiest(times: list[float], window: float) -> int:
-    """The most messages in any window ``(t - window, t]``."""
-    most, first = 0, 0
-    for last, t in enumerate(times):
-        while times[first] <= t - window:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
-
-
-def rate(times: list[float]) -> float | None:
-    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and \
-        times[-1] > times[0] else None
-
-
-def pct(achieved: float | None, allowed: float | None) -> float | None:
-    return round(100 * achieved / allowed, 1) if achieved and allowed else None
 
 
 async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
@@ -238,33 +218,6 @@ async def enqueue(store: Store, targets: list[tuple[int, bool]], now: float) -> 
     await store.transaction(step)
 
 
-async def wait_for(done: asyncio.Event, failed: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not done.is_set():
-        if failed():
-            raise RuntimeError("the outbox gave up on a message (see the log)")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not delivered within {timeout:.0f} s")
-        try:
-            await asyncio.wait_for(done.wait(), 0.5)
-        except TimeoutError:
-            pass
-
-
-def code_version() -> str:
-    """The commit and whether product files differ from it (others may be editing them)."""
-    try:
-        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "helpforce", "adapters"],
-            capture_output=True, text=True, timeout=5,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return rev + (" + uncommitted changes" if dirty.strip() else " (clean)")
-
-
 def machine() -> dict[str, Any]:
     import telegram
 
@@ -291,19 +244,15 @@ def table(report: dict[str, Any]) -> str:
         if r["delivered"] != r["messages"]:
             notes.append(f"delivered {r['delivered']}")
         lines.append(
-            f"{r['scenario']:<10} {r['messages']:>5} {_f(r['seconds_first_to_last']):>8} "
-            f"{_f(r['achieved_per_s']):>11} {_f(r['allowed_per_s'], 'none'):>10} "
-            f"{_f(r['percent_of_allowed']):>10} {r['rejected_429']:>5} {r['busiest_1s']:>11}"
+            f"{r['scenario']:<10} {r['messages']:>5} {fmt(r['seconds_first_to_last']):>8} "
+            f"{fmt(r['achieved_per_s']):>11} {fmt(r['allowed_per_s'], 'none'):>10} "
+            f"{fmt(r['percent_of_allowed']):>10} {r['rejected_429']:>5} {r['busiest_1s']:>11}"
             f"  {'; '.join(notes)}")
         for kind, k in r.get("by_kind", {}).items():
-            lines.append(f"  {kind:<14} {k['messages']:>5} {'':>8} {_f(k['achieved_per_s']):>11}"
-                         f" {_f(k['allowed_per_s']):>10} {_f(k['percent_of_allowed']):>10}")
+            lines.append(f"  {kind:<14} {k['messages']:>5} {'':>8} {fmt(k['achieved_per_s']):>11}"
+                         f" {fmt(k['allowed_per_s']):>10} {fmt(k['percent_of_allowed']):>10}")
     lines += ["", f"total wall time: {report['wall_s']} s; target: >= 90 % of allowed, 0 429s"]
     return "\n".join(lines)
-
-
-def _f(value: Any, none: str = "-") -> str:
-    return none if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
