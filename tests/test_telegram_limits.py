@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("telegram")
 
 from fakes.telegram import TOKEN, FakeTelegram, Limits  # noqa: E402
+from test_telegram import JORDAN, PRIYA, ROSTER  # noqa: E402
 
 from conftest import EXAMPLE_CONFIG  # noqa: E402
 from helpforce.adapters.telegram import TelegramAdapterFactory  # noqa: E402
@@ -27,27 +28,12 @@ from helpforce.config import load_config  # noqa: E402
 
 ENV = {"HF_TELEGRAM_TOKEN": TOKEN}
 STAFF_GROUP = -1009000
-JORDAN, PRIYA = 1001, 1002
 CUSTOMERS = range(2001, 2009)  # eight questions at once
 #: what the fake enforces: 5 messages in any second into one group (group_window 1 s)
 FAKE = Limits(per_second=100, per_chat_per_second=25, per_group_per_minute=5, group_window=1.0)
 #: the desk's limits, 10 % under the fake's; per_group_per_minute 270 = 4.5 a second
 LIMITS = "{per_second: 90, burst: 1, per_chat_per_second: 20, per_group_per_minute: %s}"
 
-ROSTER = f"""\
-staff:
-  - id: jdiaz
-    name: Jordan Diaz
-    initials: JD
-    role: lead
-    accounts: {{telegram: {JORDAN}}}
-    notify: [telegram]
-  - id: praman
-    name: Priya Raman
-    initials: PR
-    accounts: {{telegram: {PRIYA}}}
-    notify: [telegram]
-"""
 
 
 def write_config(directory: Path, tg: FakeTelegram, per_group: str) -> Path:

@@ -21,6 +21,7 @@ import pytest
 pytest.importorskip("telegram")
 pytest.importorskip("aiohttp")
 
+import test_telegram as base  # noqa: E402
 from fakes.telegram import TOKEN, FakeTelegram  # noqa: E402
 from telegram import Bot  # noqa: E402
 from telegram.error import Conflict  # noqa: E402
@@ -29,7 +30,6 @@ from test_telegram import (  # noqa: E402
     BOB,
     JORDAN,
     MALLORY,
-    PRIYA,
     STAFF_GROUP,
     TelegramDesk,
     in_chat,
@@ -109,16 +109,8 @@ class WebhookDesk(TelegramDesk):
         return int(row[0])
 
 
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        fake.user(JORDAN, "Jordan", "jdiaz")
-        fake.user(PRIYA, "Priya")
-        fake.user(ALICE, "Alice", "alice")
-        fake.user(BOB, "Bob", "bob")
-        fake.user(MALLORY, "Mallory", "mallory")
-        fake.group(STAFF_GROUP, "Acme staff")
-        yield fake
+# the fake Bot API with the people of tests/test_telegram.py
+tg = base.tg
 
 
 @pytest.fixture
