@@ -7,7 +7,10 @@ so a crash re-delivers rather than loses. Updates are parsed one by one from the
 a malformed one is logged by its update id (never its text) and skipped without holding up the
 others. Message ids are qualified ``"<chat id>:<message id>"`` (Telegram numbers messages per
 chat); a button press is ``"cb:<callback query id>"`` and is answered (answerCallbackQuery)
-once committed.
+once committed. With ``settings.webhook`` set, Telegram POSTs updates to helpforce's server
+instead (webhook.py): each is answered 200 only once committed, and no cursor is saved.
+``/start <payload>`` in a private chat is an InboundKind.START: someone opening one of our
+start links (``deep_link``), which the desk binds to its question.
 
 Out: sendMessage / editMessageText with an inline keyboard whose callback data is the desk's
 short key. Errors are classified for the outbox: flood control (RetryAfter, with its delay),
