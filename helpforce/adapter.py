@@ -59,6 +59,9 @@ class Capabilities:
 @dataclass(frozen=True, slots=True)
 class SendResult:
     platform_message_id: str
+    #: requests the send made beyond the message itself (opening a DM channel or a thread
+    #: first): the platform counts them against its overall limit, so the limiter does too
+    extra_requests: int = 0
 
 
 class AdapterError(Exception):

@@ -639,7 +639,7 @@ class Desk:
             },
         )
         self._store_inbound(st, qid, e, "question")
-        self._deadlines(st, q, route)
+        await self._deadlines(st, q, route)
         return q
 
     def _rearm(self, st: _Step, q: Q, reopened: bool) -> None:
@@ -653,7 +653,7 @@ class Desk:
         if reopened and route.resolution is not None:
             self._set_timer(st, q.id, "resolution", st.now + route.resolution, keep=True)
 
-    def _deadlines(self, st: _Step, q: Q, route: Route) -> None:
+    async def _deadlines(self, st: _Step, q: Q, route: Route) -> None:
         """SLA timers of a new question; outside business hours, the clock starts when the
         desk opens, and the customer is told when to expect an answer."""
         routing = self.config.routing
@@ -667,7 +667,7 @@ class Desk:
                 describe_local(expect, routing.timezone),
             )
             private = q.dm_conversation is not None
-            self._enqueue(st, q.id, self._to_customer(st, q, text, private),
+            self._enqueue(st, q.id, await self._to_customer(st, q, text, private),
                           kind="ack", role="bot")
             self._event(st, q.id, EventKind.ACKNOWLEDGED, opens_at=opens, expect_by=expect)
         if route.first_response is not None:
@@ -1227,7 +1227,7 @@ class Desk:
             return
         # once a conversation is private (it started there, or was moved), it stays private
         private = q.dm_conversation is not None or q.state is State.MOVED_TO_DM
-        out = self._to_customer(st, q, self._signed(text, staff), private)
+        out = await self._to_customer(st, q, self._signed(text, staff), private)
         verdict = self._check(st, q, staff, out)
         if verdict.stops:
             await self._stopped(st, e, staff, q, verdict, out.text, private)
@@ -1341,7 +1341,7 @@ class Desk:
             st, q.id, EventKind.POLICY_OVERRIDE, actor=staff.id, platform=e.platform,
             rules=json.loads(row["rules"]), reason=reason, author=author.id,
         )
-        out = self._to_customer(st, q, row["original"], bool(row["private"]))
+        out = await self._to_customer(st, q, row["original"], bool(row["private"]))
         await self._send_answer(st, q, author, e.platform, out, kind="answer")
         self._private_notice(st, e, staff, q.id, f"#{q.id}: sent as written (override recorded).")
 
@@ -1350,13 +1350,13 @@ class Desk:
         text = text.rstrip()
         return text if text.endswith(signature.strip()) else text + signature
 
-    def _to_customer(self, st: _Step, q: Q, text: str, private: bool) -> Outgoing:
+    async def _to_customer(self, st: _Step, q: Q, text: str, private: bool) -> Outgoing:
         if private:
             thread = self._private_thread_for(q)
             if thread is not None and self.reach.get(q.platform, q.customer_id) is False:
                 # their DMs are closed: the private thread opened for them instead
                 return Outgoing(q.platform, q.conversation, text, Visibility.PRIVATE,
-                                thread=thread)
+                                thread=await self._known_private_thread(st, q, thread))
             conv = q.dm_conversation or f"dm:{q.customer_id}"
             return Outgoing(q.platform, conv, text, Visibility.PRIVATE, dm_user=q.customer_id)
         return Outgoing(
@@ -1377,11 +1377,25 @@ class Desk:
             members.append(holder.accounts[q.platform])
         return "private:" + ",".join(members)
 
+    async def _known_private_thread(self, st: _Step, q: Q, thread: str) -> str:
+        """``thread`` naming the private thread already opened for ``q`` (``@<id>``, from a
+        message sent into it), so that the platform keeps using it after a restart."""
+        row = await st.tx.fetchone(
+            "SELECT platform_message_id FROM messages WHERE question_id = ? "
+            "AND direction = 'out' AND thread LIKE 'private:%' "
+            "AND platform_message_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+            (q.id,),
+        )
+        if row is None or ":" not in row[0]:
+            return thread
+        return f"{thread}@{row[0].split(':', 1)[0]}"
+
     async def _to_private_thread(self, st: _Step, q: Q, out: Outgoing, announce: bool) -> None:
         """A private message that a closed DM refused goes to a private thread with the
         customer (and the holder), said publicly once."""
         thread = self._private_thread_for(q)
         assert thread is not None
+        thread = await self._known_private_thread(st, q, thread)
         if announce:
             self._enqueue(
                 st, q.id,
@@ -1448,7 +1462,7 @@ class Desk:
             return
         caps = self.capabilities.get(q.platform, Capabilities())
         signature = self._signature(staff)
-        private = self._to_customer(st, q, self._signed(text, staff), private=True)
+        private = await self._to_customer(st, q, self._signed(text, staff), private=True)
         verdict = self._check(st, q, staff, private)
         if verdict.stops:
             await self._stopped(st, e, staff, q, verdict, private.text, True)
@@ -1462,7 +1476,7 @@ class Desk:
         public_first = q.visibility == "public" and q.state is not State.MOVED_TO_DM
         link = await self._link_for(st, q)
         if public_first:
-            public = self._to_customer(
+            public = await self._to_customer(
                 st, q,
                 texts.moved_public_link(q.customer_handle, signature) if link
                 else texts.moved_public(q.customer_handle, signature),

@@ -318,6 +318,8 @@ class Outbox:
                 except Exception as exc:  # classified in _record; an adapter bug is transient
                     result = exc
                 limiter.answered(chat, group)
+                if isinstance(result, SendResult):
+                    limiter.charge(result.extra_requests)
                 if isinstance(result, SendResult) and item.row["message_row"] is not None:
                     row_id = int(item.row["message_row"])
                     resolved[row_id] = result.platform_message_id

@@ -28,6 +28,11 @@ MAX_BUCKETS = 10_000
 #: nothing from a burst that the next minute would have to pay back.
 GROUP_BURST = 1
 
+#: a token short by less than this counts as there: refilling by float arithmetic leaves
+#: 0.9999999999999998 where 1 is due, and a wait of 1e-17 s does not move a clock at 1.8e9 s
+#: (a virtual clock would never get there; a real one would spin)
+EPSILON = 1e-9
+
 
 class TokenBucket:
     """``rate`` tokens per second, at most ``burst`` banked."""
@@ -47,11 +52,16 @@ class TokenBucket:
     def delay(self) -> float:
         """Seconds until a token is available (0 if one is now)."""
         self._refill()
-        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+        return 0.0 if self._tokens >= 1 - EPSILON else (1 - self._tokens) / self.rate
 
     def take(self) -> None:
         self._refill()
         self._tokens -= 1
+
+    def charge(self, tokens: int) -> None:
+        """Take ``tokens`` more (the balance may go below zero: the wait grows with it)."""
+        self._refill()
+        self._tokens -= tokens
 
     def restart(self) -> None:
         """Count the last take as made now: what refilled since then is dropped."""
@@ -60,7 +70,7 @@ class TokenBucket:
     def full(self) -> bool:
         """True once it has refilled to its burst: a new bucket would be the same."""
         self._refill()
-        return self._tokens >= self.burst
+        return self._tokens >= self.burst - EPSILON
 
 
 class PlatformLimiter:
@@ -123,6 +133,13 @@ class PlatformLimiter:
         self.global_bucket.take()
         for bucket in self._own(chat, group):
             bucket.take()
+
+    def charge(self, requests: int) -> None:
+        """A send made ``requests`` more requests than its message (opening a DM channel
+        first, say): they count against the platform-wide rate, so the next sends wait for
+        them. Charged after the fact, since only the adapter knows whether it had to."""
+        if requests > 0:
+            self.global_bucket.charge(requests)
 
     def answered(self, chat: str, group: bool = False) -> None:
         """The platform answered the message just taken for ``chat``: its chat's and group's

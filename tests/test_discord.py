@@ -32,7 +32,7 @@ from helpforce.adapters.discord.adapter import DiscordAdapter, reset_urls  # noq
 from helpforce.app import App  # noqa: E402
 from helpforce.clock import SystemClock  # noqa: E402
 from helpforce.config import load_config  # noqa: E402
-from helpforce.models import Event  # noqa: E402
+from helpforce.models import Event, Outgoing, Visibility  # noqa: E402
 from helpforce.queries import show_question  # noqa: E402
 
 ENV = {"HF_DISCORD_TOKEN": TOKEN}
@@ -60,6 +60,7 @@ staff:
 @dataclass
 class Server:
     fake: FakeDiscord
+    guild: Any
     help: Any
     staff: Any
     lounge: Any
@@ -69,7 +70,7 @@ class Server:
 async def server() -> AsyncIterator[Server]:
     async with FakeDiscord(heartbeat_interval=0.5) as fake:
         guild = fake.guild("Acme")
-        srv = Server(fake, fake.text_channel(guild, "help"), fake.text_channel(guild, "staff"),
+        srv = Server(fake, guild, fake.text_channel(guild, "help"), fake.text_channel(guild, "staff"),
                      fake.text_channel(guild, "lounge"))
         fake.member(guild, fake.user("jordan", user_id=JORDAN))
         fake.member(guild, fake.user("priya", user_id=PRIYA))
@@ -381,6 +382,50 @@ async def test_a_move_to_dm_falls_back_to_a_private_thread_when_dms_are_closed(
     assert len([c for c in fake.channels.values() if c.type == 12]) == 1
 
 
+async def test_the_private_thread_for_closed_dms_is_used_again_after_a_restart(
+    server: Server, tmp_path: Path
+) -> None:
+    fake = server.fake
+    config_dir = write_config(tmp_path / "config", server)
+    db = tmp_path / "hf.db"
+    async with DiscordDesk(config_dir, db) as d:
+        fake.user_says(BOB, server.help.id, "I was charged twice")
+        post = await fake.wait_sent(in_channel(server.staff.id, "#1"))
+        fake.user_presses(PRIYA, post, "claim:1")
+        await fake.wait_sent(lambda m: m.channel_id == post.id)
+        fake.user_says(PRIYA, post.id, "/dm Which card did you pay with? Last four digits only.")
+        private = await fake.wait_sent(lambda m: fake.channels[m.channel_id].type == 12)
+        await d.question_where(1, lambda q: "delivered" in kinds(q))
+    # a new process: nothing of the old one's memory is left
+    async with DiscordDesk(config_dir, db):
+        fake.user_says(PRIYA, post.id, "Thanks, the duplicate is refunded.")
+        answer = await fake.wait_sent(lambda m: "refunded" in m.content)
+    assert answer.channel_id == private.channel_id
+    assert len([c for c in fake.channels.values() if c.type == 12]) == 1
+
+
+async def test_a_dm_channel_is_opened_once_per_user_and_counted_as_a_request(
+    server: Server, desk: DiscordDesk
+) -> None:
+    """discord.py remembers the last 128 DM channels it opened; the adapter remembers all, and
+    tells the outbox when a send had to open one (a second request against the 50/s)."""
+    fake = server.fake
+    users = [400000000000000000 + i for i in range(130)]
+    for i, user in enumerate(users):
+        fake.member(server.guild, fake.user(f"user{i}", user_id=user))
+    opened = len(fake.calls_of("POST", "/users/@me/channels"))
+
+    def dm(user: int) -> Outgoing:
+        return Outgoing("discord", f"dm:{user}", "A new question is waiting",
+                        Visibility.PRIVATE, dm_user=str(user))
+
+    first = [(await desk.adapter.send(dm(user))).extra_requests for user in users]
+    again = await desk.adapter.send(dm(users[0]))
+    assert first == [1] * len(users) and again.extra_requests == 0
+    assert len(fake.calls_of("POST", "/users/@me/channels")) - opened == len(users)
+    assert len(fake.sent_to(dm_of(fake, users[0]))) == 2
+
+
 async def test_a_malformed_event_is_skipped_and_the_adapter_keeps_going(
     server: Server, desk: DiscordDesk
 ) -> None:
@@ -399,7 +444,7 @@ async def test_a_missing_message_content_intent_is_explained(
     async with FakeDiscord(heartbeat_interval=0.5, message_content_granted=False,
                            close_on_disallowed_intents=True) as fake:
         guild = fake.guild("Acme")
-        srv = Server(fake, fake.text_channel(guild, "help"), fake.text_channel(guild, "staff"),
+        srv = Server(fake, guild, fake.text_channel(guild, "help"), fake.text_channel(guild, "staff"),
                      fake.text_channel(guild, "lounge"))
         try:
             d = DiscordDesk(write_config(tmp_path / "config", srv), tmp_path / "hf.db")

@@ -197,6 +197,17 @@ def test_memory_is_bounded_and_busy_buckets_are_kept() -> None:
     assert most <= MAX_BUCKETS
 
 
+def test_requests_charged_after_a_send_delay_the_next_one() -> None:
+    clock = VirtualClock(START)
+    limiter = PlatformLimiter(per_second=10.0, burst=1, per_chat_per_second=None, clock=clock)
+    limiter.take("a")
+    assert limiter.ready_in("b") == pytest.approx(0.1)
+    limiter.charge(1)  # the send opened a DM channel first: two requests
+    assert limiter.ready_in("b") == pytest.approx(0.2)
+    limiter.charge(0)
+    assert limiter.ready_in("b") == pytest.approx(0.2)
+
+
 # -- the outbox ------------------------------------------------------------------------------
 
 
@@ -206,10 +217,13 @@ class Recorder(LocalAdapter):
     def __init__(self, clock: VirtualClock) -> None:
         super().__init__(LocalPlatform(), clock)
         self.sent: list[tuple[float, Outgoing]] = []
+        #: text -> requests its send makes beyond the message (a DM channel opened first)
+        self.extra: dict[str, int] = {}
 
     async def send(self, out: Outgoing) -> SendResult:
         self.sent.append((self.clock.now() - START, out))
-        return SendResult(f"{out.conversation}:{len(self.sent)}")
+        return SendResult(f"{out.conversation}:{len(self.sent)}",
+                          extra_requests=self.extra.get(out.text, 0))
 
 
 @dataclass
@@ -288,6 +302,18 @@ async def test_a_group_that_must_wait_does_not_hold_up_other_chats(rig: Rig) -> 
     rig.advance()
     await rig.settled(lambda: len(rig.adapter.sent) == 4)
     assert rig.texts()[-1] == (pytest.approx(3.0), "g2")
+
+
+async def test_requests_a_send_made_beyond_its_message_hold_the_next_send(rig: Rig) -> None:
+    # the rig allows 30/s with 30 banked: a send that took 31 requests leaves the bank at -1
+    rig.adapter.extra["first"] = 30
+    await rig.outbox.start()
+    await rig.enqueue(Outgoing("local", "dm:1", "first", Visibility.PRIVATE, dm_user="1"),
+                      Outgoing("local", "dm:2", "second", Visibility.PRIVATE, dm_user="2"))
+    await rig.settled(lambda: len(rig.adapter.sent) == 1)
+    rig.advance()
+    await rig.settled(lambda: len(rig.adapter.sent) == 2)
+    assert rig.texts() == [(0.0, "first"), (pytest.approx(2 / 30, abs=1e-6), "second")]
 
 
 async def test_an_edit_in_a_group_counts_against_its_limit(rig: Rig) -> None:

@@ -72,6 +72,8 @@ INTERACTION_TTL = 15 * 60.0
 _CANNOT_DM = 50007
 #: "A thread has already been created for this message"
 _THREAD_EXISTS = 160004
+#: DM channels and opened threads remembered (ids: a few hundred KB at the cap)
+MAX_DM_CHANNELS = 20_000
 _URLS: tuple[str, str] | None = None
 
 
@@ -103,6 +105,10 @@ class DiscordAdapter:
         #: (channel, customer) -> the private thread standing in for their closed DMs
         self._private_threads: dict[tuple[str, str], int] = {}
         self._thread_members: dict[int, set[str]] = {}
+        #: user -> their DM channel's id (see _dm)
+        self._dm_channels: dict[str, int] = {}
+        #: staff posts whose thread this process opened (or found open)
+        self._opened_threads: set[int] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._gateway: asyncio.Task[None] | None = None
         self._feeder: asyncio.Task[None] | None = None
@@ -419,7 +425,7 @@ class DiscordAdapter:
                 return await self._ephemeral(out)
             if out.edit_of:
                 return await self._edit(out, view)
-            channel = await self._channel(out)
+            channel, extra = await self._channel(out)
             kwargs: dict[str, Any] = {"nonce": out.key or None}
             if view is not None:
                 kwargs["view"] = view
@@ -442,30 +448,48 @@ class DiscordAdapter:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             # with the nonce, a repeat is dropped by Discord: retrying is safe
             raise TransientError(f"network: {_describe(exc)}") from exc
-        return SendResult(f"{message.channel.id}:{message.id}")
+        return SendResult(f"{message.channel.id}:{message.id}", extra_requests=extra)
 
-    async def _channel(self, out: Outgoing) -> discord.abc.Messageable:
+    async def _channel(self, out: Outgoing) -> tuple[discord.abc.Messageable, int]:
+        """Where ``out`` goes, and how many requests finding it took (0 when known)."""
         if out.thread and out.thread.startswith("private:"):
             return await self._private_thread(out)
         if out.thread:
             return await self._thread(out.thread, out.text)
         if out.dm_user is not None:
-            if not out.dm_user.isdigit():
-                raise PermanentError(f"not a Discord user id: {out.dm_user!r}")
-            return await self.client.create_dm(discord.Object(int(out.dm_user)))
+            return await self._dm(out.dm_user)
         conv = out.conversation.removeprefix("dm:")
         if not conv.isdigit():
             raise PermanentError(f"not a Discord channel: {out.conversation!r}")
-        return self.client.get_partial_messageable(int(conv))
+        return self.client.get_partial_messageable(int(conv)), 0
 
-    async def _thread(self, thread: str, text: str) -> discord.abc.Messageable:
+    async def _dm(self, user: str) -> tuple[discord.abc.Messageable, int]:
+        """The DM channel with ``user``. Its id is remembered here for every user, not only
+        the 128 discord.py keeps: a DM to a user without one costs a request to open it
+        (POST /users/@me/channels), which counts against the overall limit, and a wave of
+        offers to a few hundred staff would pay it again and again."""
+        if not user.isdigit():
+            raise PermanentError(f"not a Discord user id: {user!r}")
+        known = self._dm_channels.get(user)
+        if known is not None:
+            return self.client.get_partial_messageable(
+                known, type=discord.ChannelType.private), 0
+        channel = await self.client.create_dm(discord.Object(int(user)))
+        if len(self._dm_channels) >= MAX_DM_CHANNELS:
+            self._dm_channels.clear()  # bounded memory; reopening one is a single request
+        self._dm_channels[user] = channel.id
+        return channel, 1
+
+    async def _thread(self, thread: str, text: str) -> tuple[discord.abc.Messageable, int]:
         """A thread to send into: a thread's id, or ``<channel>:<message>`` for the thread on
         one of our messages (opened now if it is not there yet; it has the message's id)."""
         if thread.isdigit():
-            return self.client.get_partial_messageable(int(thread))
+            return self.client.get_partial_messageable(int(thread)), 0
         ref = _ref(thread)
         if ref is None:
             raise PermanentError(f"not a Discord thread or message: {thread!r}")
+        if ref[1] in self._opened_threads:
+            return self.client.get_partial_messageable(ref[1]), 0
         name = text.split("\n", 1)[0][:100] or "question"
         try:
             await self.client.http.start_thread_with_message(
@@ -475,31 +499,41 @@ class DiscordAdapter:
         except discord.HTTPException as exc:
             if exc.code != _THREAD_EXISTS:
                 raise
-        return self.client.get_partial_messageable(ref[1])
+        if len(self._opened_threads) >= MAX_DM_CHANNELS:
+            self._opened_threads.clear()
+        self._opened_threads.add(ref[1])
+        return self.client.get_partial_messageable(ref[1]), 1
 
-    async def _private_thread(self, out: Outgoing) -> discord.abc.Messageable:
-        """The private thread standing in for a closed DM: made once per channel and people
-        (kept for this process; after a restart a new one is made), members added."""
-        members = tuple(m for m in out.thread.removeprefix("private:").split(",") if m) \
-            if out.thread else ()
+    async def _private_thread(self, out: Outgoing) -> tuple[discord.abc.Messageable, int]:
+        """The private thread standing in for a closed DM. ``private:<customer>[,<holder>]``
+        opens one (once per channel and customer in this process);
+        ``private:<members>@<thread id>`` names the one opened before (the desk finds it in
+        the question's messages, so a restart keeps using it). Members are added once."""
+        spec = (out.thread or "").removeprefix("private:")
+        spec, _, known = spec.partition("@")
+        members = tuple(m for m in spec.split(",") if m)
         channel = out.conversation
-        if not channel.isdigit() or not members or not all(m.isdigit() for m in members):
+        if not channel.isdigit() or not members or not all(m.isdigit() for m in members) \
+                or (known and not known.isdigit()):
             raise PermanentError(f"cannot open a private thread {out.thread!r} in {channel!r}")
+        requests = 0
         key = (channel, members[0])
-        thread_id = self._private_threads.get(key)
+        thread_id = int(known) if known else self._private_threads.get(key)
         if thread_id is None:
             data = await self.client.http.start_thread_without_message(
                 int(channel), name="private conversation", auto_archive_duration=10080,
                 type=discord.ChannelType.private_thread.value, invitable=False,
             )
+            requests += 1
             thread_id = int(data["id"])
-            self._private_threads[key] = thread_id
+        self._private_threads[key] = thread_id
         added = self._thread_members.setdefault(thread_id, set())
         for member in members:
             if member not in added:
                 await self.client.http.add_user_to_thread(thread_id, int(member))
+                requests += 1
                 added.add(member)
-        return self.client.get_partial_messageable(thread_id)
+        return self.client.get_partial_messageable(thread_id), requests
 
     def _is_staff_post(self, out: Outgoing) -> bool:
         return (self._staff_channel is not None and bool(out.buttons) and not out.thread
