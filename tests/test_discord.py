@@ -70,8 +70,8 @@ class Server:
 async def server() -> AsyncIterator[Server]:
     async with FakeDiscord(heartbeat_interval=0.5) as fake:
         guild = fake.guild("Acme")
-        srv = Server(fake, guild, fake.text_channel(guild, "help"), fake.text_channel(guild, "staff"),
-                     fake.text_channel(guild, "lounge"))
+        srv = Server(fake, guild, fake.text_channel(guild, "help"),
+                     fake.text_channel(guild, "staff"), fake.text_channel(guild, "lounge"))
         fake.member(guild, fake.user("jordan", user_id=JORDAN))
         fake.member(guild, fake.user("priya", user_id=PRIYA))
         fake.member(guild, fake.user("alice", user_id=ALICE))
@@ -444,8 +444,8 @@ async def test_a_missing_message_content_intent_is_explained(
     async with FakeDiscord(heartbeat_interval=0.5, message_content_granted=False,
                            close_on_disallowed_intents=True) as fake:
         guild = fake.guild("Acme")
-        srv = Server(fake, guild, fake.text_channel(guild, "help"), fake.text_channel(guild, "staff"),
-                     fake.text_channel(guild, "lounge"))
+        srv = Server(fake, guild, fake.text_channel(guild, "help"),
+                     fake.text_channel(guild, "staff"), fake.text_channel(guild, "lounge"))
         try:
             d = DiscordDesk(write_config(tmp_path / "config", srv), tmp_path / "hf.db")
             await d.app.start()
