@@ -64,6 +64,7 @@ class Server:
     help: Any
     staff: Any
     lounge: Any
+    forum: Any = None
 
 
 @pytest.fixture
@@ -71,7 +72,8 @@ async def server() -> AsyncIterator[Server]:
     async with FakeDiscord(heartbeat_interval=0.5) as fake:
         guild = fake.guild("Acme")
         srv = Server(fake, guild, fake.text_channel(guild, "help"),
-                     fake.text_channel(guild, "staff"), fake.text_channel(guild, "lounge"))
+                     fake.text_channel(guild, "staff"), fake.text_channel(guild, "lounge"),
+                     fake.forum_channel(guild, "support-forum"))
         fake.member(guild, fake.user("jordan", user_id=JORDAN))
         fake.member(guild, fake.user("priya", user_id=PRIYA))
         fake.member(guild, fake.user("alice", user_id=ALICE))
@@ -93,7 +95,7 @@ platforms:
     token_env: HF_DISCORD_TOKEN
     api_base: {srv.fake.api_base}
     gateway_url: {srv.fake.gateway_url}
-    help_channels: ["{srv.help.id}"]
+    help_channels: ["{srv.help.id}"{f', "{srv.forum.id}"' if srv.forum else ""}]
     staff_channel: "{srv.staff.id}"
     guild_ready_timeout: 0.05
     rate_limit: {{per_second: 500, burst: 500, per_chat_per_second: null}}
@@ -424,6 +426,43 @@ async def test_a_dm_channel_is_opened_once_per_user_and_counted_as_a_request(
     assert first == [1] * len(users) and again.extra_requests == 0
     assert len(fake.calls_of("POST", "/users/@me/channels")) - opened == len(users)
     assert len(fake.sent_to(dm_of(fake, users[0]))) == 2
+
+
+async def test_a_forum_post_is_a_question_answered_in_the_post(
+    server: Server, desk: DiscordDesk
+) -> None:
+    fake = server.fake
+    post, first = fake.user_forum_post(ALICE, server.forum, "TV", "My TV keeps switching off")
+    offer = await fake.wait_sent(in_channel(server.staff.id, "#1"))
+    assert "My TV keeps switching off" in offer.embeds[0]["description"]
+    q = await desk.question_where(1, lambda q: q["state"] == "offered")
+    assert q["conversation"] == str(server.forum.id) and q["thread"] == str(post.id)
+    fake.user_says(PRIYA, server.staff.id, "/answer 1 Hold the power button for ten seconds.")
+    answer = await fake.wait_sent(lambda m: m.channel_id == post.id)
+    assert answer.content == "Hold the power button for ten seconds. ^PR"
+    assert answer.reference == first.id
+    # the customer goes on in their post: the same question
+    fake.user_says(ALICE, post.id, "That worked, thanks!")
+    q = await desk.question_where(1, lambda q: "followup" in kinds(q))
+    assert desk.app.store is not None
+    assert await show_question(desk.app.store, 2) is None  # no second question
+
+
+async def test_a_long_answer_goes_out_in_parts_within_discords_2000_characters(
+    server: Server, desk: DiscordDesk
+) -> None:
+    fake = server.fake
+    fake.user_dms(ALICE, "How do I set up the sound bar?")
+    await fake.wait_sent(in_channel(server.staff.id, "#1"))
+    steps = " ".join(f"Step {i}: press and hold the button marked {i} until it blinks."
+                     for i in range(1, 60))
+    assert len(steps) > 3000
+    fake.user_says(PRIYA, server.staff.id, f"/answer 1 {steps}")
+    await desk.question_where(1, lambda q: kinds(q).count("delivered") >= 2)
+    parts = fake.sent_to(dm_of(fake, ALICE))
+    assert len(parts) >= 2 and all(len(p.content) <= 2000 for p in parts)
+    assert "Step 59" in parts[-1].content and parts[-1].content.endswith("^PR")
+    assert parts[1].reference == parts[0].id  # each part replies to the one before
 
 
 async def test_a_malformed_event_is_skipped_and_the_adapter_keeps_going(

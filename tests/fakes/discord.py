@@ -766,6 +766,19 @@ class FakeDiscord:
         self._dispatch_message("MESSAGE_CREATE", msg)
         return msg
 
+    def user_forum_post(self, user_id: int, forum: Channel | int, title: str,
+                        text: str) -> tuple[Channel, Message]:
+        """A person opens a post in a forum channel: THREAD_CREATE, then the post's first
+        message (MESSAGE_CREATE), whose id is the post's, as on Discord."""
+        ch = self._channel(forum)
+        if ch.type != GUILD_FORUM:
+            raise ValueError(f"channel {ch.id} is not a forum channel")
+        post = self.thread(ch, title, owner=user_id)
+        msg = Message(post.id, post.id, ch.guild_id, user_id, text, mentions=_mentions(text))
+        self._store(msg)
+        self._dispatch_message("MESSAGE_CREATE", msg)
+        return post, msg
+
     def user_dms(self, user_id: int, text: str) -> Message:
         """A person writes to the bot in private (MESSAGE_CREATE without guild_id)."""
         return self.user_says(user_id, self.dm_channel(user_id).id, text)
