@@ -755,9 +755,7 @@ class Desk:
             for t in pick.targets:
                 caps = self.capabilities[t.platform]
                 if caps.buttons not in bodies:
-                    bodies[caps.buttons] = texts.offer(
-                        q.id, q.platform, q.customer_handle, q.visibility, text, caps.buttons
-                    )
+                    bodies[caps.buttons] = self._offer_text(st, q, text, caps.buttons)
                 dm_buttons = (Button("Claim", f"claim:{q.id}"),) if caps.buttons else ()
                 self._enqueue(
                     st, q.id,
@@ -797,15 +795,26 @@ class Desk:
         if next_wave is not None:
             self._set_timer(st, q.id, "wave", next_wave[0], fresh=fresh, wave=next_wave[1])
 
+    def _offer_text(self, st: _Step, q: Q, text: str, buttons: bool) -> str:
+        """The offer staff see: the question, its tags, its wait and its response deadline."""
+        due: str | None = None
+        first = self._route(q).first_response
+        if first is not None and q.first_answer_at is None:
+            routing = self.config.routing
+            opens = next_open(routing.business_hours, routing.timezone, q.created_at)
+            at = max(opens or q.created_at, q.created_at) + first
+            if at > st.now:
+                due = describe_local(at, routing.timezone)
+        return texts.offer(q.id, q.platform, q.customer_handle, q.visibility, text, buttons,
+                           tags=q.tags, age=st.now - q.created_at, due=due)
+
     def _post_offer(self, st: _Step, q: Q, text: str) -> list[str]:
         """One post per platform's staff channel; returns where it went."""
         channels: list[str] = []
         for platform, ps in self.config.enabled_platforms().items():
             if ps.staff_channel and platform in self.capabilities:
                 caps = self.capabilities[platform]
-                body = texts.offer(
-                    q.id, q.platform, q.customer_handle, q.visibility, text, caps.buttons
-                )
+                body = self._offer_text(st, q, text, caps.buttons)
                 buttons: tuple[Button, ...] = (
                     (Button("Claim", f"claim:{q.id}"), Button("Details", f"details:{q.id}"))
                     if caps.buttons

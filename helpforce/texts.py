@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,10 +16,33 @@ def preview(text: str, limit: int = _PREVIEW) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def offer(qid: int, platform: str, handle: str, visibility: str, text: str, buttons: bool) -> str:
+def offer(qid: int, platform: str, handle: str, visibility: str, text: str, buttons: bool,
+          *, tags: Sequence[str] = (), age: float = 0.0, due: str | None = None) -> str:
+    """A question offered to staff: where and who, the text, then its tags, how long it has
+    waited (when a minute or more) and when the first response is due."""
     how = "" if buttons else f"\n/claim {qid} to take it, or reply to this message to answer."
     who = f"@{handle}" if handle else "a customer"
-    return f"#{qid} · {platform} ({visibility}) · {who}:\n{preview(text)}{how}"
+    facts = []
+    if tags:
+        facts.append("tags: " + ", ".join(tags))
+    if age >= 60:
+        facts.append(f"waiting {duration(age)}")
+    if due:
+        facts.append(f"answer by {due}")
+    more = "\n" + " · ".join(facts) if facts else ""
+    return f"#{qid} · {platform} ({visibility}) · {who}:\n{preview(text)}{more}{how}"
+
+
+def duration(seconds: float) -> str:
+    """``"45 min"``, ``"3 h 5 min"``, ``"2 d 4 h"``."""
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def offer_taken(qid: int, platform: str, handle: str, initials: str, name: str) -> str:

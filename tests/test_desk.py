@@ -771,3 +771,23 @@ async def test_a_question_nobody_can_be_offered_is_escalated(
         # a lead can still take it
         await claim(desk, "staff-jd")
         assert (await desk.question(1))["state"] == "claimed"
+
+
+async def test_an_offer_shows_the_questions_tags_and_when_it_is_due(
+    example_config: Config, tmp_path: Path
+) -> None:
+    async with DeskHarness(example_config, tmp_path / "helpforce.db") as desk:
+        await ask(desk, text="My TV remote stopped working")
+        offer = next(m for m in desk.local.sent("staff") if m.text.startswith("#1 "))
+    facts = offer.text.splitlines()[2]
+    assert facts.startswith("tags: tv · answer by ")
+    assert "waiting" not in facts  # new: its wait is not worth saying yet
+
+
+def test_offer_texts_say_how_long_a_question_has_waited() -> None:
+    from helpforce import texts as t
+
+    text = t.offer(7, "x", "alice", "public", "Hi", True, age=3 * 3600 + 5 * 60)
+    assert text.endswith("\nwaiting 3 h 5 min")
+    assert t.duration(59 * 60) == "59 min" and t.duration(2 * 86400 + 3600) == "2 d 1 h"
+    assert t.offer(7, "x", "alice", "public", "Hi", True) == "#7 · x (public) · @alice:\nHi"
