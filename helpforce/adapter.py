@@ -48,6 +48,14 @@ class Capabilities:
     #: private threads in a public channel (Discord): they stand in for DMs a customer has
     #: closed (``Outgoing.thread`` = ``private:<user id>[,<user id>...]``)
     private_threads: bool = False
+    #: a private message may be refused because the person does not accept private messages
+    #: from us (X): the refused message is held, and a public reply carries a link that opens
+    #: a private conversation with us (``Outgoing.deep_link``); it goes out once they write
+    #: to us privately
+    dm_link_fallback: bool = False
+    #: staff answers posted from staff members' own accounts are re-shared by the brand's
+    #: account with credit (``Outgoing.quote``: X's quote post)
+    reshare: bool = False
     #: a reply to a button press can be shown to the presser alone (Discord's ephemeral
     #: follow-ups): the adapter recognises ``reply_to`` = the press's message id
     ephemeral: bool = False
@@ -76,6 +84,16 @@ class TransientError(AdapterError):
     """Network trouble, 5xx, 429: try again later (after ``retry_after`` seconds if given)."""
 
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class NotNow(AdapterError):
+    """This message cannot go before ``retry_after`` seconds, because a budget of its kind is
+    spent (X allows 15 DMs per 15 minutes): the outbox sets the row aside for that long, as
+    no attempt, while other messages go on."""
+
+    def __init__(self, reason: str, retry_after: float) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
 

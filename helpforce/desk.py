@@ -278,7 +278,7 @@ class Desk:
         await self._prefetch(st, platform, fresh)
         for e in fresh:
             if e.visibility is Visibility.PRIVATE and e.kind is not InboundKind.EDIT and (
-                self.capabilities.get(platform, Capabilities()).deep_links
+                _links(self.capabilities.get(platform, Capabilities()))
                 or self.config.roster.by_account(platform, e.author.user_id) is not None
             ):
                 # they wrote to us privately: private messages reach them (remembered for
@@ -439,7 +439,7 @@ class Desk:
         link = await self._link_for(st, q)
         reply = verdict.suggestion or "For your privacy, we'll continue in a private message."
         if link is not None:
-            reply = texts.moved_public_link(q.customer_handle, "")
+            reply = texts.moved_public_link(q.customer_handle, "", start=caps.deep_links)
         self._enqueue(
             st, q.id,
             Outgoing(q.platform, e.conversation, reply, Visibility.PUBLIC, reply_to=e.message_id,
@@ -463,10 +463,14 @@ class Desk:
     async def _link_for(self, st: _Step, q: Q) -> str | None:
         """The payload of the link the customer must open before we can write privately, on
         platforms where a bot cannot write first; None when private messages can go now."""
-        if not self.capabilities.get(q.platform, Capabilities()).deep_links:
+        caps = self.capabilities.get(q.platform, Capabilities())
+        if not _links(caps):
             return None
         if q.visibility != Visibility.PUBLIC.value:
             return None  # they asked privately: the private chat is open
+        if caps.dm_link_fallback and not caps.deep_links and q.dm_link is None \
+                and self.reach.get(q.platform, q.customer_id) is not False:
+            return None  # try the private message; a refusal brings the link (delivery_failed)
         if await reach.reachable(st.tx, self.reach, q.platform, q.customer_id):
             if q.dm_link is not None:
                 await self._release_held(st, q, f"{q.platform}:{q.customer_id}")
@@ -1066,11 +1070,18 @@ class Desk:
             await self._command(st, e, staff, cmd)
             return
         if ref is not None and ref_q is not None:
+            q = await self._question(st, ref_q)
+            if q is not None and e.visibility is Visibility.PUBLIC and ref[1] == "out" \
+                    and e.conversation == q.conversation and not self._is_staff_channel(e) \
+                    and not self._is_notification(e, q):
+                # a public reply in the customer's own conversation (to our answer, or to a
+                # colleague's): already public, so it is a direct answer, never re-sent
+                await self._direct_answer(st, e, staff, q)
+                return
             if ref[1] == "out":
                 # a reply to one of our notifications: plain text answers the question
                 await self._command(st, e, staff, Command("answer", ref_q, e.text))
                 return
-            q = await self._question(st, ref_q)
             if q is not None and ref[2] == q.customer_id and e.visibility is Visibility.PUBLIC:
                 await self._direct_answer(st, e, staff, q)
                 return
@@ -1082,6 +1093,11 @@ class Desk:
 
         # staff writing in a customer channel, not replying to anyone: they are a customer here
         await self._customer_message(st, e)
+
+    def _is_notification(self, e: Inbound, q: Q) -> bool:
+        """``e`` is where staff get notified about ``q`` (a question's thread on a staff post
+        lives in the staff channel; a customer's thread is theirs)."""
+        return e.thread is not None and e.thread != q.thread
 
     def _is_staff_channel(self, e: Inbound) -> bool:
         ps = self.config.enabled_platforms().get(e.platform)
@@ -1420,6 +1436,32 @@ class Desk:
             kind="dm", role="bot", check=False,
         )
 
+    async def _to_dm_link(self, st: _Step, q: Q, out: Outgoing) -> None:
+        """A private message the customer's settings refused (they do not accept private
+        messages from us): it waits, and a public reply (once) carries a link that opens a
+        private conversation with us; it goes out when they write to us privately."""
+        announce = q.dm_link is None
+        link = await self._link_for(st, q)
+        if link is None:  # they wrote to us privately meanwhile: the private chat is open
+            self._enqueue(st, q.id, replace(out, key=""), kind="dm", role="bot", check=False)
+            return
+        if announce:
+            self._enqueue(
+                st, q.id,
+                Outgoing(q.platform, q.conversation,
+                         texts.moved_public_link(q.customer_handle, "", start=False),
+                         Visibility.PUBLIC, reply_to=q.root_message, thread=q.thread,
+                         deep_link=link),
+                kind="moved_public", role="bot",
+            )
+            self._event(st, q.id, EventKind.MOVED_TO_DM, platform=q.platform, via="link",
+                        reason="the customer does not accept private messages from us")
+        self._enqueue(st, q.id, replace(out, key=""), kind="dm", role="bot", check=False)
+        if q.last_answer_by is not None and q.id in st.held:
+            holder = self.config.roster.get(q.last_answer_by)
+            if holder is not None:
+                self._notify_staff(st, holder, q, texts.link_waiting(q.id, q.customer_handle))
+
     async def _send_answer(
         self, st: _Step, q: Q, staff: StaffMember, via: str, out: Outgoing, kind: str,
         parts: Sequence[str] = (),
@@ -1487,8 +1529,8 @@ class Desk:
         if public_first:
             public = await self._to_customer(
                 st, q,
-                texts.moved_public_link(q.customer_handle, signature) if link
-                else texts.moved_public(q.customer_handle, signature),
+                texts.moved_public_link(q.customer_handle, signature, start=caps.deep_links)
+                if link else texts.moved_public(q.customer_handle, signature),
                 private=False,
             )
             public = replace(public, deep_link=link)
@@ -1520,6 +1562,11 @@ class Desk:
                 st, q.id, EventKind.ANSWERED, actor=staff.id, platform=e.platform,
                 duplicate=True, held_by=holder, message_id=e.message_id,
             )
+            other = self.config.roster.get(holder or "")
+            note = texts.duplicate_answer(q.id, staff.name, other.name if other else str(holder),
+                                          e.platform)
+            for person in [*self._leads_for(st, q), staff]:
+                self._notify_staff(st, person, q, note)
             return
         if q.claimed_by is None and not await self._try_claim(st, staff, q, e.platform):
             return
@@ -1551,6 +1598,14 @@ class Desk:
         self._event(st, q.id, EventKind.ANSWERED, actor=staff.id, platform=e.platform,
                     direct=True, message_id=e.message_id)
         await self._set(st, q, State.ANSWERED)
+        if self.capabilities.get(e.platform, Capabilities()).reshare and not verdict.stops:
+            # the brand's account re-shares it with credit (Twelpforce's "via @agent")
+            self._enqueue(
+                st, q.id,
+                Outgoing(e.platform, e.conversation, texts.reshare(staff.name, staff.initials),
+                         Visibility.PUBLIC, quote=e.message_id),
+                kind="reshare", role="bot",
+            )
 
     async def _note(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, text: str) -> None:
         if not text.strip():
@@ -1774,6 +1829,12 @@ class Desk:
         if unreachable and out is not None and out.dm_user == q.customer_id \
                 and self._private_thread_for(q) is not None:
             await self._to_private_thread(st, q, out, announce=not known_unreachable)
+            return
+        caps = self.capabilities.get(q.platform, Capabilities())
+        if unreachable and out is not None and out.dm_user == q.customer_id \
+                and caps.dm_link_fallback and q.visibility == Visibility.PUBLIC.value:
+            await self._to_dm_link(st, q, out)
+            await self._write_timers(st)
             return
         what = "may not have reached" if uncertain else "could not be delivered to"
         self._event(st, q.id, EventKind.ESCALATED, reason=f"a reply {what} the customer: {reason}")
@@ -2032,6 +2093,11 @@ class Desk:
     def _emit(self, event: Event) -> None:
         for observer in self.observers:
             observer(event)
+
+
+def _links(caps: Capabilities) -> bool:
+    """Private messages on this platform may need a link the customer opens first."""
+    return caps.deep_links or caps.dm_link_fallback
 
 
 def _languages(config: Config) -> set[str]:

@@ -100,6 +100,9 @@ class Outgoing:
     #: the payload of a link that opens a private chat with us (see Capabilities.deep_links):
     #: the adapter appends the link, built from its own account name, to the text
     deep_link: str | None = None
+    #: a platform message this one quotes (X's quote post: re-sharing a staff member's own
+    #: answer from the brand's account, with credit)
+    quote: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -114,6 +117,7 @@ class Outgoing:
             "key": self.key,
             "dm_user": self.dm_user,
             **({"deep_link": self.deep_link} if self.deep_link else {}),
+            **({"quote": self.quote} if self.quote else {}),
         }
 
     @classmethod
@@ -130,6 +134,7 @@ class Outgoing:
             key=d.get("key", ""),
             dm_user=d.get("dm_user"),
             deep_link=d.get("deep_link"),
+            quote=d.get("quote"),
         )
 
 

@@ -27,6 +27,7 @@ from functools import partial
 
 from helpforce.adapter import (
     Adapter,
+    NotNow,
     PermanentError,
     SendResult,
     TransientError,
@@ -92,6 +93,8 @@ class Outbox:
         self._waiting: dict[str, bool] = {}
         self.sent = 0
         self.retries = 0
+        #: rows set aside because a budget of their kind was spent (NotNow)
+        self.deferred = 0
         self.failures = 0
 
     @property
@@ -455,6 +458,14 @@ class Outbox:
             if self.on_sent is not None:
                 on_sent = self.on_sent
                 tx.after_commit(lambda: on_sent(platform, oid))
+            return
+        if isinstance(result, NotNow):
+            # a budget of this kind is spent: not an attempt, and nothing else waits for it
+            await tx.execute(
+                "UPDATE outbox SET state = 'pending', due_at = ?, last_error = ? WHERE id = ?",
+                (now + max(result.retry_after, 0.0), result.reason, oid),
+            )
+            self.deferred += 1
             return
         if isinstance(result, _Deferred):
             await tx.execute(

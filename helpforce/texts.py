@@ -99,13 +99,26 @@ def dm_opener(handle: str, brand: str) -> str:
             "be with you shortly.")
 
 
-def moved_public_link(handle: str, signature: str) -> str:
-    """A public reply whose platform cannot write privately first: the adapter appends the
-    link that opens the private chat."""
+def moved_public_link(handle: str, signature: str, *, start: bool = True) -> str:
+    """A public reply whose platform cannot write privately first (``start``: Telegram, where
+    the link opens the bot and Start must be pressed), or to someone who does not accept
+    private messages from us (X): the adapter appends the link that opens the private chat."""
+    how = "open a private chat with us (press Start) with this link" if start \
+        else "send us a private message with this link"
     return (
-        f"@{handle} so we can help with your details privately, please open a private chat "
-        f"with us (press Start) with this link; we'll continue there.{signature}"
+        f"@{handle} so we can help with your details privately, please {how}; we'll "
+        f"continue there.{signature}"
     )
+
+
+def duplicate_answer(qid: int, who: str, holder: str, platform: str) -> str:
+    return (f"#{qid}: {who} also answered on {platform}, but {holder} had answered it (or "
+            "holds it). Recorded as a duplicate answer; please follow up with them.")
+
+
+def reshare(name: str, initials: str) -> str:
+    """The brand account's credit when it re-shares a staff member's own answer."""
+    return f"Answered by {name} (^{initials}) from our team."
 
 
 def private_thread(handle: str) -> str:
