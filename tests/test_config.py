@@ -514,3 +514,23 @@ def test_at_least_one_enabled_platform(cfg: Path) -> None:
         f"config/helpforce.yaml:{pos(text, 'local:')}: platforms: "
         "no platform is enabled; enable at least one"
     ]
+
+
+def test_the_commented_platform_examples_are_valid_once_uncommented(cfg: Path) -> None:
+    """The example helpforce.yaml shows each platform commented out: uncommented as the
+    comment says, each must load (with its environment variables set)."""
+    import re
+
+    from helpforce.adapter import discover_factories
+
+    path = cfg / "helpforce.yaml"
+    text = path.read_text()
+    blocks = re.findall(r"^  # (telegram|discord|x):\n((?:  #   .*\n)+)", text, re.M)
+    assert [name for name, _ in blocks] == ["telegram", "discord", "x"]
+    for name, body in blocks:
+        uncommented = "".join(line.replace("  #   ", "    ", 1) + "\n"
+                              for line in body.splitlines())
+        path.write_text(text.replace("platforms:\n", f"platforms:\n  {name}:\n{uncommented}", 1))
+        env = {v: "secret-value" for v in re.findall(r"(HELPFORCE_[A-Z_]+)", uncommented)}
+        config = load_config(cfg, env=env, factories=discover_factories())
+        assert config.settings.platforms[name].enabled, name

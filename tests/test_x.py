@@ -330,3 +330,25 @@ async def test_a_burst_of_mentions_stays_within_the_budget(
             q = await show_question(d.app.store, 1)
             assert q is not None
             assert sum(1 for e in q["events"] if e["kind"] == "followup") == 149
+
+
+async def test_a_long_answer_goes_out_as_a_numbered_thread(
+    x: FakeX, tg: FakeTelegram, desk: XDesk
+) -> None:
+    from helpforce.policies.length import weighted_length
+
+    asked = x.tweet(ALICE, "@helpforce how do I pair the sound bar?")
+    await desk.read()
+    await tg.wait_sent(lambda m: m.chat_id == STAFF_GROUP and "#1" in m.text)
+    steps = " ".join(f"Step {i}: hold the button marked {i} until it blinks twice."
+                     for i in range(1, 12))
+    tg.user_says(JORDAN_TG, f"/answer 1 {steps}", chat_id=STAFF_GROUP)
+    await desk.question_where(1, lambda q: kinds(q).count("delivered") >= 3)
+    thread = [p for p in x.posted if p.author_id == BRAND_ID]
+    assert len(thread) >= 3
+    assert thread[0].in_reply_to_tweet_id == asked
+    for before, part in zip(thread, thread[1:], strict=False):
+        assert part.in_reply_to_tweet_id == before.id  # each part replies to the one before
+    assert all(weighted_length(p.body, "x") <= 280 for p in thread)
+    assert "Step 11" in thread[-1].body and thread[-1].body.endswith("^JD")
+    assert "1/" in thread[0].body
