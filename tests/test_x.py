@@ -352,3 +352,23 @@ async def test_a_long_answer_goes_out_as_a_numbered_thread(
     assert all(weighted_length(p.body, "x") <= 280 for p in thread)
     assert "Step 11" in thread[-1].body and thread[-1].body.endswith("^JD")
     assert "1/" in thread[0].body
+
+
+async def test_a_reply_x_refuses_to_an_outreach_post_escalates_visibly(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    # since 2026 self-serve access may reply only to posts that mention or quote the account
+    async with FakeX(reply_restriction=True) as x:
+        x.user(MALLORY, "mallory", "Mallory")
+        config_dir = write_config(tmp_path / "config", x, tg)
+        async with XDesk(config_dir, tmp_path / "hf.db", x) as d:
+            x.tweet(MALLORY, "#acmehelp my fridge is warm")
+            await d.read()
+            await tg.wait_sent(lambda m: m.chat_id == STAFF_GROUP and "#1" in m.text)
+            tg.user_says(JORDAN_TG, "/answer 1 Check the door seal first.", chat_id=STAFF_GROUP)
+            q = await d.question_where(1, lambda q: q["state"] == "escalated")
+            failed = next(e for e in q["events"] if e["kind"] == "delivery_failed")
+            assert "X refused the post" in failed["data"]["reason"]
+            note = await tg.wait_sent(lambda m: m.chat_id == JORDAN_TG and "needs a lead" in m.text)
+            assert "#1" in note.text
+            assert not x.posted
