@@ -41,7 +41,7 @@ from outbound import code_version  # noqa: E402
 from helpforce.adapters.x import XSettings  # noqa: E402
 from helpforce.adapters.x.adapter import Credentials, XAdapter  # noqa: E402
 from helpforce.clock import VirtualClock  # noqa: E402
-from helpforce.models import Inbound, Outgoing, Visibility  # noqa: E402
+from helpforce.models import Outgoing, Visibility  # noqa: E402
 from helpforce.outbox import Outbox  # noqa: E402
 from helpforce.ratelimit import PlatformLimiter  # noqa: E402
 from helpforce.store import Store, Tx  # noqa: E402
