@@ -150,20 +150,27 @@ class Desk:
         self.router = Router(config.roster, capabilities)
         self.tagger = Tagger(config.routing, _languages(config))
         self._routing_for = config
-        self.reach = reach.ReachCache()
+        self.reach = reach.ReachCache(
+            on_change=lambda p, u, ok: self._routing().reach_changed(p, u, ok))
 
     async def open(self) -> None:
         """Read what staff said about themselves (/on, /away, /off) before the first step."""
         for r in await self.store.fetchall("SELECT staff_id, status FROM presence"):
             if r[1] in STATUSES:
                 self.router.status[r[0]] = r[1]
+        # staff accounts that refused a private message are not notified there
+        for r in await self.store.fetchall(
+            "SELECT platform, user_id FROM dm_reach WHERE reachable = 0"
+        ):
+            if self.config.roster.by_account(r[0], r[1]) is not None:
+                self.reach.put(r[0], r[1], False)
 
     def _routing(self) -> Router:
         """The router for the configuration in force (rebuilt when it was replaced)."""
         if self._routing_for is not self.config:
             old = self.router
             self.router = Router(self.config.roster, self.capabilities, old.status,
-                                 old.last_offered)
+                                 old.last_offered, old.refused)
             self.tagger = Tagger(self.config.routing, _languages(self.config))
             self._routing_for = self.config
         return self.router

@@ -16,6 +16,7 @@ customer it was made for, because in a group everyone sees the link.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from helpforce.store import Tx
@@ -35,9 +36,12 @@ class ReachCache:
     """What the store says about reachability, so that a private message from someone who
     is known to be reachable costs no write. Filled only after commits; bounded."""
 
-    def __init__(self, limit: int = 50_000) -> None:
+    def __init__(self, limit: int = 50_000,
+                 on_change: Callable[[str, str, bool], None] | None = None) -> None:
         self._known: dict[tuple[str, str], bool] = {}
         self._limit = limit
+        #: told of every committed change (the router stops notifying a refusing account)
+        self.on_change = on_change
 
     def get(self, platform: str, user_id: str) -> bool | None:
         return self._known.get((platform, user_id))
@@ -45,7 +49,10 @@ class ReachCache:
     def put(self, platform: str, user_id: str, reachable: bool) -> None:
         if len(self._known) >= self._limit:
             self._known.clear()
+        changed = self._known.get((platform, user_id)) is not reachable
         self._known[(platform, user_id)] = reachable
+        if changed and self.on_change is not None:
+            self.on_change(platform, user_id, reachable)
 
 
 async def reachable(tx: Tx, cache: ReachCache, platform: str, user_id: str) -> bool | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from helpforce.adapter import Capabilities
@@ -50,14 +50,21 @@ class Pick:
     fallback: str | None = None
 
 
-def notify_target(s: StaffMember, capabilities: Mapping[str, Capabilities]) -> Target | None:
+def notify_target(
+    s: StaffMember, capabilities: Mapping[str, Capabilities],
+    refused: Container[tuple[str, str]] = (),
+) -> Target | None:
     """Where ``s`` is notified directly: the first of their ``notify`` platforms that runs,
-    else any of their accounts on a running platform that can send private messages."""
+    else any of their accounts on a running platform that can send private messages; an
+    account known to refuse private messages (``refused``: they never started the bot, or
+    closed their DMs) is passed over."""
     for platform in s.notify:
-        if platform in capabilities and platform in s.accounts:
+        if platform in capabilities and platform in s.accounts \
+                and (platform, s.accounts[platform]) not in refused:
             return Target(s, platform, s.accounts[platform])
     for platform, user_id in s.accounts.items():
-        if platform in capabilities and capabilities[platform].dms:
+        if platform in capabilities and capabilities[platform].dms \
+                and (platform, user_id) not in refused:
             return Target(s, platform, user_id)
     return None
 
@@ -69,14 +76,17 @@ class Router:
         capabilities: Mapping[str, Capabilities],
         statuses: Mapping[str, str] | None = None,
         last_offered: Mapping[str, float] | None = None,
+        refused: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.roster = roster
         self.capabilities = capabilities
         self.status: dict[str, str] = dict(statuses or {})
         #: staff id -> when last offered a question (in memory: a restart starts everyone level)
         self.last_offered: dict[str, float] = dict(last_offered or {})
+        #: (platform, user id) of staff accounts that refused a private message
+        self.refused: set[tuple[str, str]] = set(refused)
         self._targets: dict[str, Target | None] = {
-            s.id: notify_target(s, capabilities) for s in roster.staff
+            s.id: notify_target(s, capabilities, self.refused) for s in roster.staff
         }
         self._keys: dict[str, tuple[PoolKey, ...]] = {
             s.id: self._pool_keys(s) for s in roster.staff
@@ -174,6 +184,19 @@ class Router:
     def is_quiet(self, s: StaffMember, now: float) -> bool:
         self.advance(now)
         return self._state.get(s.id, (False, False))[1]
+
+    def reach_changed(self, platform: str, user_id: str, reachable: bool) -> None:
+        """A private message to this account got through (or was refused): notify its
+        owner there again (or elsewhere, or not at all)."""
+        key = (platform, user_id)
+        s = self.roster.by_account(platform, user_id)
+        if s is None or reachable == (key not in self.refused):
+            return  # a customer, or nothing new
+        if reachable:
+            self.refused.discard(key)
+        else:
+            self.refused.add(key)
+        self._targets[s.id] = notify_target(s, self.capabilities, self.refused)
 
     def target(self, s: StaffMember) -> Target | None:
         return self._targets.get(s.id)

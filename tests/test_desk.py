@@ -791,3 +791,25 @@ def test_offer_texts_say_how_long_a_question_has_waited() -> None:
     assert text.endswith("\nwaiting 3 h 5 min")
     assert t.duration(59 * 60) == "59 min" and t.duration(2 * 86400 + 3600) == "2 d 1 h"
     assert t.offer(7, "x", "alice", "public", "Hi", True) == "#7 · x (public) · @alice:\nHi"
+
+
+async def test_staff_who_refuse_private_messages_are_not_notified_there_again(
+    desk: DeskHarness,
+) -> None:
+    await ask(desk)
+    first_wave = sorted({m.chat for m in desk.local.sent() if m.chat.startswith("dm:staff-")
+                         and m.text.startswith("#1 ")})
+    assert len(first_wave) == 5
+    # two of them block the bot; the desk learns it from the next refusal
+    for chat in first_wave[:2]:
+        desk.local.refuse(chat)
+    for i in range(2, 9):  # more than two rounds of the 12 staff, 5 at a time
+        await ask(desk, f"cust{i}", f"Question number {i}")
+    assert desk.app.store is not None
+    attempts = await desk.app.store.fetchall(
+        "SELECT json_extract(payload, '$.dm_user'), state FROM outbox "
+        "WHERE json_extract(payload, '$.dm_user') IN (?, ?)",
+        tuple(c.removeprefix("dm:") for c in first_wave[:2]),
+    )
+    # each was tried once (and refused), then passed over for every later offer
+    assert sorted(r[1] for r in attempts) == ["failed", "failed", "sent", "sent"]

@@ -638,3 +638,21 @@ async def test_escalations_take_turns_among_leads(tmp_path: Path) -> None:
         await run.later(600)
         to = [(await run.events(q, "escalated"))[0]["to"] for q in (1, 2)]
         assert sorted(to) == [["lee"], ["lia"]]
+
+
+def test_an_account_that_refuses_private_messages_is_passed_over_for_the_next() -> None:
+    from helpforce.adapter import Capabilities
+    from helpforce.config.schema import StaffMember
+    from helpforce.routing import notify_target
+
+    s = StaffMember.model_validate({
+        "id": "jdiaz", "name": "Jordan Diaz", "initials": "JD",
+        "accounts": {"telegram": "3001", "discord": "200000000000000101"},
+        "notify": ["telegram", "discord"],
+    })
+    caps = {"telegram": Capabilities(dms=True), "discord": Capabilities(dms=True)}
+    assert notify_target(s, caps).platform == "telegram"  # type: ignore[union-attr]
+    moved = notify_target(s, caps, {("telegram", "3001")})
+    assert moved is not None and moved.platform == "discord"
+    assert notify_target(s, caps, {("telegram", "3001"),
+                                   ("discord", "200000000000000101")}) is None

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from helpforce.adapter import PermanentError, TransientError, UncertainError
+from helpforce.adapter import PermanentError, TransientError, UncertainError, Unreachable
 
 DM_PREFIX = "dm:"
 
@@ -67,6 +67,8 @@ class LocalPlatform:
         self._subscribers: dict[str, list[asyncio.Queue[BotMessage]]] = {}
         self._inbound_changed = asyncio.Event()
         self._faults: list[Exception] = []
+        #: private chats that refuse the bot's messages (someone who blocked it)
+        self._refusing: set[str] = set()
         self._next_user_id = 0
         self._sent_file: Any = None
         if self.spool is not None:
@@ -143,6 +145,10 @@ class LocalPlatform:
         assert self.spool is not None
         return [BotMessage.from_json(json.loads(line)) for line in _complete_lines(self._sent_path)]
 
+    def refuse(self, chat: str) -> None:
+        """The bot's messages to this private chat are refused from now on (Unreachable)."""
+        self._refusing.add(chat)
+
     def fail_next(self, *errors: Exception) -> None:
         """Make the bot's next sends fail with these errors, in order (fault injection)."""
         self._faults.extend(errors)
@@ -214,6 +220,8 @@ class LocalPlatform:
         buttons: Sequence[tuple[str, str]] = (),
         edit_of: str | None = None,
     ) -> str:
+        if chat in self._refusing:
+            raise Unreachable(f"{chat} does not accept the bot's messages")
         if self._faults:
             fault = self._faults.pop(0)
             if not isinstance(fault, UncertainError):
