@@ -113,11 +113,26 @@ def check(config_dir: str | None) -> None:
 @click.option("--watch/--no-watch", default=True, show_default=True,
               help="Apply edits of roster.yaml, routing.yaml and policies.yaml (and desk "
                    "settings) while running; an invalid edit is reported and ignored.")
-def run(config_dir: str | None, db: str | None, watch: bool) -> None:
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics on this port (/metrics) [default: off]; needs "
+                   "pip install 'helpforce[metrics]'.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="Address the metrics endpoint listens on (keep it local unless a "
+                   "firewall or proxy guards it).")
+def run(config_dir: str | None, db: str | None, watch: bool, metrics_port: int | None,
+        metrics_host: str) -> None:
     """Run the daemon until SIGINT or SIGTERM."""
     from helpforce.app import AlreadyRunning, App
+    from helpforce.status import StatusWriter
 
     config = _load(config_dir)
+    if metrics_port is not None:
+        from helpforce.metrics import MetricsUnavailable, _client
+
+        try:
+            _client()
+        except MetricsUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
     if not logging.getLogger().isEnabledFor(logging.INFO):
         logging.getLogger("helpforce").setLevel(logging.INFO)
 
@@ -130,7 +145,31 @@ def run(config_dir: str | None, db: str | None, watch: bool) -> None:
             async with App(config, db_path=db, watch=watch) as app:
                 for state in app.platform_states():
                     logging.getLogger("helpforce").info("%s: %s", state.platform, state.state)
-                await stop.wait()
+                # what `helpforce status` reads of the running daemon
+                status = StatusWriter(app.db_path, lambda: [
+                    (s.platform, s.state) for s in app.platform_states()])
+                status.start()
+                exporter = None
+                if metrics_port is not None:
+                    from helpforce.metrics import Metrics, MetricsServer
+
+                    exporter = MetricsServer(Metrics(app.db_path, platforms=lambda: [
+                        (s.platform, s.state) for s in app.platform_states()]),
+                        metrics_host, metrics_port)
+                    try:
+                        port = exporter.start()
+                    except OSError as exc:
+                        raise click.ClickException(
+                            f"metrics: cannot listen on {metrics_host}:{metrics_port}: "
+                            f"{exc.strerror or exc}") from None
+                    logging.getLogger("helpforce").info(
+                        "metrics on http://%s:%d/metrics", metrics_host, port)
+                try:
+                    await stop.wait()
+                finally:
+                    if exporter is not None:
+                        exporter.stop()
+                    await status.stop()
         except AlreadyRunning as exc:
             raise click.ClickException(str(exc)) from None
 
@@ -446,6 +485,286 @@ def policy_eval(labelled: str, config_dir: str | None, as_json: bool, misses: bo
     if misses:
         for m in report["misses"]:
             click.echo(f"MISS {m['label']} -> {m['predicted']}: {m['text']}")
+
+
+# -- what managers and operators see: reports, status, audit, export, retention -------------
+
+
+def _duration(value: str, option: str) -> float:
+    from helpforce.config import parse_duration
+
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a duration like 90d, 24h or 30m, got {value!r}",
+                                 param_hint=option) from None
+    if seconds <= 0:
+        raise click.BadParameter("must be longer than 0s", param_hint=option)
+    return seconds
+
+
+def _period(config: Config, since: str | None, date_from: str | None, date_to: str | None,
+            now: float) -> Any:
+    from helpforce.report import Period, parse_when
+
+    tz = config.routing.timezone
+    if since is not None and (date_from or date_to):
+        raise click.UsageError("give --since, or --from/--to, not both")
+    try:
+        if date_from or date_to:
+            end = parse_when(date_to, tz, end=True) if date_to else now
+            start = parse_when(date_from, tz) if date_from else end - 7 * 86400
+        else:
+            end = now
+            start = now - _duration(since or "7d", "--since")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--from/--to") from None
+    if start >= end:
+        raise click.BadParameter(f"the period ends before it starts ({date_from} – {date_to})",
+                                 param_hint="--from/--to")
+    return Period(start, end, tz)
+
+
+@main.command()
+@click.option("--config", "config_dir", help=CONFIG_HELP)
+@click.option("--db", help=DB_HELP)
+@click.option("--since", metavar="DURATION",
+              help="Questions asked in the last DURATION (24h, 7d, 30d) [default: 7d].")
+@click.option("--from", "date_from", metavar="DATE",
+              help="Questions asked from DATE (2026-11-01, or 2026-11-01T09:00; in "
+                   "routing.yaml's timezone unless an offset is given).")
+@click.option("--to", "date_to", metavar="DATE",
+              help="…up to DATE (a date: that whole day included) [default: now].")
+@click.option("--platform", help="Only questions asked on this platform.")
+@click.option("--tag", help="Only questions with this tag.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False),
+              help="Also write the report with charts as one self-contained HTML file "
+                   "(needs matplotlib: pip install 'helpforce[reports]').")
+def report(config_dir: str | None, db: str | None, since: str | None, date_from: str | None,
+           date_to: str | None, platform: str | None, tag: str | None, as_json: bool,
+           html_file: str | None) -> None:
+    """Who claimed and answered what, and how fast: volume by platform and tag, time to first
+    response and to resolution (p50, p90, max) against the SLA targets, unanswered and
+    escalated questions, per-staff figures, policy verdicts by rule, moves to DM.
+
+    Counts the questions asked in the period from their events, as `questions show` shows
+    them. Read-only; works while the daemon runs.
+    """
+    import time
+
+    from helpforce import report as report_mod
+
+    config = _load(config_dir)
+    now = time.time()
+    period = _period(config, since, date_from, date_to, now)
+    if html_file is not None:
+        from helpforce.charts import ChartsUnavailable, require
+
+        try:
+            require()
+        except ChartsUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+    path = db or config.settings.storage.path
+    data: dict[str, Any] = _run(_with_store(path, lambda s: report_mod.build(
+        s, config, period, now, platform=platform, tag=tag)))
+    if html_file is not None:
+        from helpforce.report_html import render
+
+        try:
+            Path(html_file).write_text(render(data), encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(f"{html_file}: cannot write: {exc.strerror}") from None
+    if as_json:
+        _json(data)
+    else:
+        for part in report_mod.render_text(data):
+            if isinstance(part, str):
+                click.echo(part)
+            else:
+                title, headers, rows = part
+                click.echo(f"\n{title}:")
+                click.echo(_table(headers, rows) if rows else "  none")
+    if html_file is not None:
+        click.echo(f"wrote {html_file}", err=as_json)
+
+
+@main.command()
+@click.option("--config", "config_dir", help=CONFIG_HELP)
+@click.option("--db", help=DB_HELP)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+@click.option("--watch", is_flag=True, help="Keep the view on screen, refreshed (Ctrl-C ends).")
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(0.2, 3600),
+              help="Seconds between refreshes with --watch.")
+def status(config_dir: str | None, db: str | None, as_json: bool, watch: bool,
+           interval: float) -> None:
+    """The desk now: the daemon and its platforms (connected, or failing and why), questions
+    by state, the oldest unclaimed question and its age, staff available now, the outbox's
+    backlog and failures. Read-only; works whether the daemon runs or not."""
+    import time
+
+    from helpforce import status as status_mod
+
+    config = _load(config_dir)
+    path = db or config.settings.storage.path
+
+    async def once() -> dict[str, Any]:
+        return await _with_store(path, lambda s: status_mod.collect(s, config, path,
+                                                                     time.time()))
+
+    if not watch:
+        data = _run(once())
+        if as_json:
+            _json(data)
+        else:
+            click.echo(status_mod.render(data))
+        return
+
+    async def loop() -> None:
+        while True:
+            data = await once()
+            text = json.dumps(data, sort_keys=True) if as_json else status_mod.render(data)
+            if as_json:
+                click.echo(text)
+            else:
+                click.clear()
+                stamp = dt.datetime.now().strftime("%H:%M:%S")
+                click.echo(f"helpforce status · {stamp} · every {interval:g}s (Ctrl-C ends)\n")
+                click.echo(text)
+            await asyncio.sleep(interval)
+
+    try:
+        _run(loop())
+    except KeyboardInterrupt:
+        pass
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident event log: every event carries the hash of the one before."""
+
+
+@audit.command("verify")
+@click.option("--config", "config_dir", help=CONFIG_HELP)
+@click.option("--db", help=DB_HELP)
+@click.option("--expect", "expect", multiple=True, metavar="ID:HASH",
+              help="A head recorded earlier (as this command prints it): the event must "
+                   "still have that hash. Repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+def audit_verify(config_dir: str | None, db: str | None, expect: tuple[str, ...],
+                 as_json: bool) -> None:
+    """Check every event against its hash and the one before it. Names each event that was
+    edited, deleted (also from the end) or inserted, and exits 1; prints the chain's head
+    (keep it somewhere else: with --expect it proves the log was not rewritten since)."""
+    from helpforce.audit import parse_head, verify
+
+    try:
+        heads = [parse_head(e) for e in expect]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expect") from None
+    path = _db_path(config_dir, db)
+    verdict = _run(_with_store(path, lambda s: verify(s, heads)))
+    if as_json:
+        _json(verdict.to_json())
+    else:
+        for problem in verdict.problems:
+            click.echo(f"{path}: {problem}")
+        what = (f"{verdict.events} events ({verdict.sealed} sealed, {verdict.redacted} "
+                f"redacted by {verdict.purges} purges)")
+        if verdict.ok:
+            click.echo(f"OK: {what}; the chain is intact")
+        else:
+            click.echo(f"FAILED: {len(verdict.problems)} problems in {what}")
+        click.echo(f"head: {verdict.head_id}:{verdict.head_hash}")
+    if not verdict.ok:
+        raise SystemExit(1)
+
+
+@main.command("export")
+@click.option("--config", "config_dir", help=CONFIG_HELP)
+@click.option("--db", help=DB_HELP)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), required=True,
+              help="JSON Lines or CSV.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory to write questions.FORMAT, events.FORMAT and manifest.json to.")
+@click.option("--force", is_flag=True, help="Overwrite an earlier export in --out.")
+def export_cmd(config_dir: str | None, db: str | None, fmt: str, out_dir: str,
+               force: bool) -> None:
+    """Write every question and event for archives, with a manifest (counts, the audit
+    chain's head, each file's SHA-256). Read-only; works while the daemon runs."""
+    import time
+
+    from helpforce.export import ExportError, export
+
+    path = _db_path(config_dir, db)
+    try:
+        manifest = _run(_with_store(path, lambda s: export(s, Path(out_dir), fmt,
+                                                             now=time.time(), force=force)))
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"{out_dir}: {exc.strerror or exc}") from None
+    head = manifest["audit_head"]
+    click.echo(f"wrote {manifest['questions']} questions and {manifest['events']} events to "
+               f"{out_dir}" + (f" (audit head {head['id']}:{head['hash']})" if head else ""))
+
+
+@main.command()
+@click.option("--config", "config_dir", help=CONFIG_HELP)
+@click.option("--db", help=DB_HELP)
+@click.option("--older-than", "older_than", required=True, metavar="DURATION",
+              help="Purge questions resolved longer ago than this (e.g. 90d).")
+@click.option("--dry-run", is_flag=True, help="Only say what would be purged.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+def purge(config_dir: str | None, db: str | None, older_than: str, dry_run: bool, yes: bool,
+          as_json: bool) -> None:
+    """Retention: remove customers' texts, handles and ids from questions resolved longer
+    ago than --older-than (their messages, outbox payloads, and the customer part of their
+    events), keeping every figure: states, times, staff, tags, verdicts. The audit chain
+    stays verifiable; the purge itself is recorded in it. Stop the daemon first."""
+    import time
+
+    from helpforce.purge import PurgeLocked, preview, writer_lock
+    from helpforce.purge import purge as do_purge
+
+    seconds = _duration(older_than, "--older-than")
+    path = _db_path(config_dir, db)
+    now = time.time()
+    if not os.path.isfile(path):
+        raise click.ClickException(f"{path}: no database here (pass --db)")
+    plan = _run(_with_store(path, lambda s: preview(s, older_than=seconds, now=now)))
+    cutoff = _time(plan.cutoff)
+    if dry_run or not plan.questions and not plan.events and not plan.messages:
+        if as_json:
+            _json(plan.to_json())
+        else:
+            click.echo(f"{'would purge' if dry_run else 'nothing to purge:'} "
+                       f"{len(plan.questions)} questions resolved before {cutoff}, "
+                       f"{plan.messages} message texts, {plan.outbox} outbox payloads, "
+                       f"{plan.events} events' customer parts")
+        return
+    if not yes:
+        click.confirm(f"Purge {len(plan.questions)} questions resolved before {cutoff} "
+                      f"({plan.messages} message texts, {plan.events} events' customer "
+                      "parts)? This cannot be undone", abort=True)
+
+    async def run_purge() -> Any:
+        async with Store(path) as store:
+            return await do_purge(store, older_than=seconds, now=now)
+
+    try:
+        with writer_lock(path):
+            result = _run(run_purge())
+    except PurgeLocked as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        _json(result.to_json())
+    else:
+        click.echo(f"purged {len(result.questions)} questions resolved before {cutoff}: "
+                   f"{result.messages} message texts, {result.outbox} outbox payloads, "
+                   f"{result.events} events' customer parts; recorded as event "
+                   f"#{result.event_id}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -263,6 +263,9 @@ class EventKind(enum.StrEnum):
     CONFIG_CHANGED = "config_changed"
     #: an edit of the files was invalid; the previous configuration stays in force
     CONFIG_REJECTED = "config_rejected"
+    #: a retention purge removed customers' texts and identities of old resolved questions;
+    #: its data names the questions and the events it redacted (helpforce purge)
+    PURGED = "purged"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ Everything here reads; nothing changes a question.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from helpforce.models import LOAD_STATES
@@ -55,6 +56,15 @@ async def show_question(store: Store, qid: int) -> dict[str, Any] | None:
             (qid,),
         )
     ]
+    q.update(people(events), events=events, messages=messages)
+    return q
+
+
+def people(events: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Who a question was offered to (staff, and channels), who claimed it (each claim, in
+    order) and who answered it (first answer first; duplicates, refused because someone
+    else held it, do not count), from its events (``kind``, ``actor``, parsed ``data``) in
+    order. ``questions show`` and the reports both count with this."""
     offered: list[str] = []
     channels: list[str] = []
     claimers: list[str] = []
@@ -68,15 +78,8 @@ async def show_question(store: Store, qid: int) -> dict[str, Any] | None:
         elif e["kind"] == "answered" and e["actor"] and not e["data"].get("duplicate"):
             if e["actor"] not in answerers:
                 answerers.append(e["actor"])
-    q.update(
-        offered_to=offered,
-        offered_in=channels,
-        claimed_by_history=claimers,
-        answered_by=answerers,
-        events=events,
-        messages=messages,
-    )
-    return q
+    return {"offered_to": offered, "offered_in": channels, "claimed_by_history": claimers,
+            "answered_by": answerers}
 
 
 async def open_claims(store: Store) -> dict[str, int]:

@@ -247,6 +247,50 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX outbox_message_row ON outbox(message_row) WHERE message_row IS NOT NULL",
         "CREATE INDEX outbox_held ON outbox(question_id) WHERE state = 'held'",
     ],
+    # 7: the audit trail. Events are hash-chained (helpforce/store/chain.py: each carries the
+    # hash of the one before, a seal over the part that names a customer or holds a text,
+    # and the salt of that seal); the head row names the last event, so events deleted from
+    # the end are noticed too. The store's migration hook chains the events already here
+    # (before the triggers of migration 8 exist). A purge blanks the customer's texts and
+    # handles and marks the question purged.
+    [
+        "DROP TRIGGER events_no_update",
+        "ALTER TABLE events ADD COLUMN hash TEXT",
+        "ALTER TABLE events ADD COLUMN seal TEXT",
+        "ALTER TABLE events ADD COLUMN salt TEXT",
+        """
+        CREATE TABLE audit_head (
+            one INTEGER PRIMARY KEY CHECK (one = 1),
+            event_id INTEGER NOT NULL,
+            hash TEXT NOT NULL
+        )
+        """,
+        "ALTER TABLE questions ADD COLUMN purged_at REAL",
+        "CREATE INDEX questions_resolved ON questions(resolved_at) WHERE state = 'resolved'",
+    ],
+    # 8: the log stays append-only: the one change allowed is a purge's (the sealed part and
+    # its salt removed; ids, times, kinds, hashes and seals untouched); an event must come
+    # with its hash; each insert moves the head
+    [
+        """
+        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        WHEN NOT (OLD.salt IS NOT NULL AND NEW.salt IS NULL AND NEW.id = OLD.id
+                  AND NEW.question_id IS OLD.question_id AND NEW.at = OLD.at
+                  AND NEW.kind = OLD.kind AND NEW.platform IS OLD.platform
+                  AND NEW.hash = OLD.hash AND NEW.seal IS OLD.seal)
+        BEGIN SELECT RAISE(ABORT, 'events are append-only (a purge only removes sealed parts)');
+        END
+        """,
+        """
+        CREATE TRIGGER events_chained BEFORE INSERT ON events WHEN NEW.hash IS NULL
+        BEGIN SELECT RAISE(ABORT, 'events are hash-chained: insert them through the store'); END
+        """,
+        """
+        CREATE TRIGGER events_head AFTER INSERT ON events
+        BEGIN INSERT OR REPLACE INTO audit_head (one, event_id, hash)
+              VALUES (1, NEW.id, NEW.hash); END
+        """,
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import aiosqlite
 
+from helpforce.store.chain import EVENT_COLUMNS, Chain, chain_rows
 from helpforce.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ if logging.getLogger("aiosqlite").level < logging.INFO:  # NOTSET included
 
 T = TypeVar("T")
 Row = sqlite3.Row
+#: positional (``?``) or named (``:name``) parameters
+Params = Sequence[Any] | Mapping[str, Any]
 
 #: tables whose ids the store assigns
 _ID_TABLES = ("questions", "messages", "outbox")
@@ -62,6 +65,30 @@ async def _configure(conn: aiosqlite.Connection) -> None:
     await conn.execute("PRAGMA busy_timeout=5000")
 
 
+async def _chain_existing(conn: aiosqlite.Connection) -> None:
+    """Migration 7: hash-chain the events an older database already holds, in id order."""
+    chain = Chain()
+    last = 0
+    while True:
+        rows = list(await conn.execute_fetchall(
+            "SELECT id, question_id, at, kind, actor, platform, data FROM events "
+            "WHERE id > ? ORDER BY id LIMIT 5000", (last,)))
+        if not rows:
+            break
+        await conn.executemany("UPDATE events SET hash = ?, seal = ?, salt = ? WHERE id = ?",
+                               chain_rows(rows, chain))
+        last = int(rows[-1][0])
+    if chain.last_id:
+        await conn.execute("INSERT OR REPLACE INTO audit_head (one, event_id, hash) "
+                           "VALUES (1, ?, ?)", chain.head)
+
+
+#: Python steps of a migration, run after its statements in the same transaction
+MIGRATION_HOOKS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
+    7: _chain_existing,
+}
+
+
 async def migrate(conn: aiosqlite.Connection, path: str) -> int:
     """Bring the schema up to date, each migration in its own transaction."""
     async with conn.execute("PRAGMA user_version") as cur:
@@ -77,6 +104,9 @@ async def migrate(conn: aiosqlite.Connection, path: str) -> int:
         try:
             for statement in MIGRATIONS[number - 1]:
                 await conn.execute(statement)
+            hook = MIGRATION_HOOKS.get(number)
+            if hook is not None:
+                await hook(conn)
             await conn.execute(f"PRAGMA user_version={number}")
             await conn.execute("COMMIT")
         except BaseException:
@@ -86,12 +116,46 @@ async def migrate(conn: aiosqlite.Connection, path: str) -> int:
     return SCHEMA_VERSION
 
 
+def _valid_hash(value: object) -> bool:
+    if not isinstance(value, str) or len(value) != 64:
+        return False
+    try:
+        bytes.fromhex(value)
+    except ValueError:
+        return False
+    return True
+
+
+async def _head(conn: aiosqlite.Connection, path: str, last_id: int, last_hash: object) -> Chain:
+    """The chain's head at open: the last event's id and hash. Events written around the
+    store (no valid hash) must not stop the desk: the chain goes on from them as ``audit
+    verify`` reads them, so it reports those events and nothing after them."""
+    if _valid_hash(last_hash):
+        return Chain(last_id, str(last_hash))
+    rows = await conn.execute_fetchall(
+        "SELECT id, hash FROM events WHERE hash IS NOT NULL AND length(hash) = 64 "
+        "ORDER BY id DESC LIMIT 1")
+    anchor = next(iter(rows), None)
+    chain = Chain(int(anchor[0]), str(anchor[1])) if anchor and _valid_hash(anchor[1]) \
+        else Chain()
+    for row in await conn.execute_fetchall(
+        "SELECT id, question_id, at, kind, actor, platform, data, seal FROM events "
+        "WHERE id > ? ORDER BY id", (chain.last_id,),
+    ):
+        chain.follow(tuple(row))
+    log.error("%s: events after #%d have no valid hash: the audit chain is broken there "
+              "(run `helpforce audit verify`)", path, int(anchor[0]) if anchor else 0)
+    return chain
+
+
 class Tx:
     """One desk step's view of the writer's open transaction."""
 
-    def __init__(self, conn: aiosqlite.Connection, ids: dict[str, int]) -> None:
+    def __init__(self, conn: aiosqlite.Connection, ids: dict[str, int],
+                 chain: Chain | None = None) -> None:
         self._conn = conn
         self._ids = ids
+        self._chain = chain if chain is not None else Chain()
         self._pending: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
         self._callbacks: list[Callable[[], None]] = []
 
@@ -100,7 +164,14 @@ class Tx:
         return self._ids[table]
 
     def insert(self, table: str, row: dict[str, Any]) -> None:
-        """Buffer an insert; flushed before the next read and at the end of the step."""
+        """Buffer an insert; flushed before the next read and at the end of the step.
+
+        An event is chained here, in the order the step inserts them: it gets the next id
+        and the hash of the event before it (see :mod:`helpforce.store.chain`)."""
+        if table == "events":
+            self._pending.setdefault(("events", EVENT_COLUMNS), []).append(
+                self._chain.append_values(row))
+            return
         cols = tuple(row)
         self._pending.setdefault((table, cols), []).append(tuple(row.values()))
 
@@ -119,7 +190,7 @@ class Tx:
             else:
                 await self._conn.executemany(sql, rows)
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a write statement; returns the number of rows it changed."""
         await self.flush()
         # one call to the database thread (closing the cursor would be a second one; an
@@ -131,11 +202,11 @@ class Tx:
         await self.flush()
         await self._conn.executemany(sql, rows)
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         await self.flush()
         return list(await self._conn.execute_fetchall(sql, params))
 
@@ -168,6 +239,8 @@ class Store:
         self._queue: asyncio.Queue[_Job[Any] | None] = asyncio.Queue()
         self._writer_task: asyncio.Task[None] | None = None
         self._ids: dict[str, int] = {}
+        #: the head of the event log's hash chain (read from the last event at open)
+        self._chain = Chain()
         self._closed = False
         #: figures for benchmarks and status: commits and steps committed
         self.commits = 0
@@ -196,6 +269,12 @@ class Store:
                 async with conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}") as cur:
                     row = await cur.fetchone()
                 self._ids[table] = int(row[0]) if row else 0
+            async with conn.execute(
+                "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1"
+            ) as cur:
+                last = await cur.fetchone()
+            if last is not None:
+                self._chain = await _head(conn, self.path, int(last[0]), last[1])
         except BaseException:
             await conn.close()
             raise
@@ -287,12 +366,14 @@ class Store:
         if not batch:
             return
         ids_before = dict(self._ids)
+        chain_before = self._chain.mark()
         outcomes: list[tuple[bool, Any]] = []
         single = len(batch) == 1
         try:
             await conn.execute("BEGIN IMMEDIATE")
             for job in batch:
-                tx = Tx(conn, self._ids)
+                tx = Tx(conn, self._ids, self._chain)
+                step_mark = self._chain.mark()
                 if not single:
                     await conn.execute("SAVEPOINT step")
                 try:
@@ -303,6 +384,8 @@ class Store:
                         raise
                     await conn.execute("ROLLBACK TO step")
                     await conn.execute("RELEASE step")
+                    # its events were rolled back: the next step's follow the one before
+                    self._chain.reset(step_mark)
                     outcomes.append((False, exc))
                     continue
                 if not single:
@@ -317,6 +400,7 @@ class Store:
                 pass
             self._ids.clear()
             self._ids.update(ids_before)
+            self._chain.reset(chain_before)
             for job in batch:
                 if not job.future.done():
                     job.future.set_exception(exc)
@@ -339,12 +423,12 @@ class Store:
 
     # -- reads (a second connection: WAL readers never block the writer) --------------------
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         if self._reader_conn is None:
             raise StoreClosed(f"{self.path}: store is not open")
         return list(await self._reader_conn.execute_fetchall(sql, params))
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
