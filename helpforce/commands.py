@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[bool, bool]] = {
     "override": (True, True),
     "takeover": (True, False),
     "queue": (False, False),
+    "stats": (False, False),
     "help": (False, False),
     "on": (False, False),
     "away": (False, False),
@@ -31,13 +32,14 @@ COMMANDS: dict[str, tuple[bool, bool]] = {
 }
 
 #: other words staff use for the same command (Telegram's issue names /onshift)
-ALIASES: dict[str, str] = {"onshift": "on", "offshift": "off"}
+ALIASES: dict[str, str] = {"onshift": "on", "offshift": "off", "mystats": "stats"}
 
 HELP = (
     "Commands: /claim N · /answer N text · /ask N text (answer and wait for the customer) "
     "· /dm N text (move to private) · /note N text "
     "(internal) · /release N · /resolve N · /transfer N staff-id · /details N · /queue · "
     "/send N (the compliant version of a stopped reply) · /override N reason (leads) · "
+    "/stats (your answers this week) · "
     "/takeover N (leads) · /on (or /onshift) · /away · /off (or /offshift) · /auto "
     "(follow your shifts). "
     "Or reply to a question's notification: plain text answers it, a /command without "

@@ -1141,6 +1141,13 @@ class Desk:
         if cmd.name == "queue":
             await self._queue(st, e, staff)
             return
+        if cmd.name == "stats":
+            from helpforce.recognition import render_stats, staff_stats
+
+            # a read of what is committed (the report's own counting), told privately
+            stats = await staff_stats(self.store, staff.id, st.now, self.config)
+            self._private_notice(st, e, staff, None, render_stats(stats))
+            return
         if cmd.name in STATUSES:
             await self._status(st, e, staff, cmd.name)
             return

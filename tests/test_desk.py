@@ -813,3 +813,18 @@ async def test_staff_who_refuse_private_messages_are_not_notified_there_again(
     )
     # each was tried once (and refused), then passed over for every later offer
     assert sorted(r[1] for r in attempts) == ["failed", "failed", "sent", "sent"]
+
+
+async def test_staff_ask_for_their_own_figures_of_the_week(desk: DeskHarness) -> None:
+    desk.staff("staff-jd", "/stats")
+    await settle(desk)
+    assert texts(desk, "dm:staff-jd")[-1] == "No answers from you yet this week."
+    await ask(desk)
+    await claim(desk, "staff-jd")
+    desk.staff("staff-jd", "/answer 1 Hold the power button.")
+    await settle(desk)
+    desk.staff("staff-jd", "/mystats")
+    await settle(desk)
+    reply = texts(desk, "dm:staff-jd")[-1]
+    assert reply.startswith("This week you answered 1 question, median first response")
+    assert "/stats" in HELP
