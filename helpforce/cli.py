@@ -153,9 +153,13 @@ def run(config_dir: str | None, db: str | None, watch: bool, metrics_port: int |
                 if metrics_port is not None:
                     from helpforce.metrics import Metrics, MetricsServer
 
-                    exporter = MetricsServer(Metrics(app.db_path, platforms=lambda: [
-                        (s.platform, s.state) for s in app.platform_states()]),
-                        metrics_host, metrics_port)
+                    metrics = Metrics(app.db_path, platforms=lambda: [
+                        (s.platform, s.state) for s in app.platform_states()])
+                    if app.outbox is not None:
+                        # what the event log does not hold: retries and rate-limit waits
+                        app.outbox.on_retry = metrics.retry
+                        app.outbox.on_wait = metrics.rate_limit_wait
+                    exporter = MetricsServer(metrics, metrics_host, metrics_port)
                     try:
                         port = exporter.start()
                     except OSError as exc:

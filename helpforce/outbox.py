@@ -91,6 +91,10 @@ class Outbox:
         #: platform -> True while its dispatcher waits for a wake or the clock, False while it
         #: waits for the clock alone (a rate limit); absent while it works
         self._waiting: dict[str, bool] = {}
+        #: told of each retry scheduled after a transient failure (platform), and of each
+        #: wait for a platform's rate limit (platform, seconds): the metrics endpoint's hooks
+        self.on_retry: Callable[[str], None] | None = None
+        self.on_wait: Callable[[str, float], None] | None = None
         self.sent = 0
         self.retries = 0
         #: rows set aside because a budget of their kind was spent (NotNow)
@@ -298,6 +302,8 @@ class Outbox:
                 group = _to_group(item.out)
                 wait = limiter.ready_in(chat, group)
                 if wait > 0:
+                    if self.on_wait is not None:
+                        self.on_wait(platform, wait)
                     self._waiting[platform] = False
                     try:
                         await self.clock.sleep(wait)
@@ -494,6 +500,9 @@ class Outbox:
                 (attempts, now + delay, reason, oid),
             )
             self.retries += 1
+            if self.on_retry is not None:
+                on_retry = self.on_retry
+                tx.after_commit(lambda: on_retry(platform))
             log.warning("%s: outbox row %d failed (%s); retry %d in %.1fs",
                         platform, oid, reason, attempts, delay)
             return

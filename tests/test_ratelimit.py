@@ -342,3 +342,34 @@ async def test_a_group_backlog_larger_than_a_batch_does_not_hold_up_a_private_re
     await rig.settled(lambda: any(t == "customer answer" for _, t in rig.texts()))
     assert [t for _, t in rig.texts()] == ["g0", "customer answer"]
     assert rig.clock.now() - START < 1.0  # at once, not after the group's 300 messages
+
+
+async def test_the_outbox_tells_its_hooks_of_rate_limit_waits_and_retries(rig: Rig) -> None:
+    from helpforce.adapter import TransientError
+
+    waits: list[tuple[str, float]] = []
+    retries: list[str] = []
+    rig.outbox.on_wait = lambda platform, seconds: waits.append((platform, seconds))
+    rig.outbox.on_retry = retries.append
+    rig.adapter.extra["first"] = 30  # the bank runs dry: the next send waits 2/30 s
+    await rig.outbox.start()
+    await rig.enqueue(Outgoing("local", "dm:1", "first", Visibility.PRIVATE, dm_user="1"),
+                      Outgoing("local", "dm:2", "second", Visibility.PRIVATE, dm_user="2"))
+    await rig.settled(lambda: len(rig.adapter.sent) == 1)
+    rig.advance()
+    await rig.settled(lambda: len(rig.adapter.sent) == 2)
+    assert waits == [("local", pytest.approx(2 / 30))]
+
+    async def failing(out: Outgoing) -> SendResult:
+        raise TransientError("503")
+
+    rig.adapter.send = failing  # type: ignore[method-assign]
+    await rig.enqueue(Outgoing("local", "dm:3", "third", Visibility.PRIVATE, dm_user="3"))
+    for _ in range(500):  # it may wait for the platform-wide rate first
+        if retries:
+            break
+        await asyncio.sleep(0.01)
+        deadline = rig.clock.next_deadline()
+        if rig.outbox.idle and deadline is not None and deadline > rig.clock.now():
+            rig.clock.advance_to(deadline)
+    assert retries and set(retries) == {"local"}
