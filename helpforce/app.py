@@ -25,6 +25,7 @@ from helpforce.policy import load_engine
 from helpforce.ratelimit import PlatformLimiter
 from helpforce.store import Store
 from helpforce.timers import TimerLoop
+from helpforce.weekly import WeeklySummaryTask
 
 if TYPE_CHECKING:
     from helpforce.config import ConfigErrors
@@ -72,6 +73,7 @@ class App:
         self.desk: Desk | None = None
         self.outbox: Outbox | None = None
         self.timers: TimerLoop | None = None
+        self.weekly: WeeklySummaryTask | None = None
         #: reload roster, routing and policies when their files change
         self.watch = watch
         self.watcher: ConfigWatcher | None = None
@@ -162,6 +164,14 @@ class App:
         self.desk.ready.set()
         # deadlines that passed while the daemon was down fire now
         await self.timers.start()
+        from helpforce.recognition import weekly_summary
+
+        store, desk = self.store, self.desk
+        self.weekly = WeeklySummaryTask(
+            self.clock, lambda: desk.config,
+            lambda now: weekly_summary(store, desk.config, now), desk.tell_leads,
+        )
+        self.weekly.start()
         if self.watch:
             from helpforce.reload import ConfigWatcher
 
@@ -227,6 +237,9 @@ class App:
             self.watcher = None
         if self.desk is not None:
             self.desk.ready.clear()
+        if self.weekly is not None:
+            await self.weekly.stop()
+            self.weekly = None
         if self.timers is not None:
             await self.timers.stop()
             self.timers = None

@@ -33,6 +33,7 @@ from helpforce.models import (
     Inbound,
     InboundKind,
     Outgoing,
+    Role,
     State,
     Visibility,
     check_transition,
@@ -1784,6 +1785,35 @@ class Desk:
             self.config, self.policy = old_config, old_policy
             raise
         return change
+
+    async def tell_leads(self, text: str, key: str) -> bool:
+        """Send ``text`` to every lead and manager, once per ``key`` (the weekly summary):
+        False if it was sent before. The key is kept in the same step as the messages."""
+        from helpforce.store.sqlite import save_cursor
+
+        async def step(tx: Tx) -> bool:
+            row = await tx.fetchone(
+                "SELECT value FROM cursors WHERE platform = 'helpforce' "
+                "AND name = 'weekly_summary'")
+            if row is not None and row[0] == key:
+                return False
+            st = _Step(tx, self.clock.now())
+            for person in self.config.roster.staff:
+                if person.role in (Role.LEAD, Role.MANAGER):
+                    target = self._notify_target(person)
+                    if target is None:
+                        continue
+                    platform, user_id = target
+                    self._enqueue(
+                        st, None,
+                        Outgoing(platform, f"dm:{user_id}", text, Visibility.PRIVATE,
+                                 dm_user=user_id),
+                        kind="notice", role="bot", audience="staff", staff_id=person.id,
+                    )
+            await save_cursor(tx, "helpforce", key, st.now, name="weekly_summary")
+            return True
+
+        return await self.store.transaction(step)
 
     async def _offboard(self, st: _Step, staff_id: str) -> None:
         rows = await st.tx.fetchall(

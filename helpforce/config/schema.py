@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from helpforce.config.timespec import TimeWindow, TimeZone
+from helpforce.config.timespec import ClockTime, Days, TimeWindow, TimeZone
 from helpforce.config.yamlpos import YamlPath, render_path
 from helpforce.models import Role
 
@@ -175,6 +175,23 @@ class Frozen(BaseModel):
 # --- helpforce.yaml ---------------------------------------------------------------------
 
 
+class WeeklySummarySettings(Frozen):
+    """``desk.weekly_summary``: a short text with the last seven days' figures, sent to the
+    leads and managers once a week, at ``at`` on ``day`` in routing.yaml's timezone."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    day: Days = frozenset({0})
+    at: ClockTime = 9 * 60
+
+    @field_validator("day")
+    @classmethod
+    def _one_day(cls, value: frozenset[int]) -> frozenset[int]:
+        if len(value) != 1:
+            raise _error("day", "expected one day of the week, e.g. mon")
+        return value
+
+
 class DeskSettings(Frozen):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -186,6 +203,8 @@ class DeskSettings(Frozen):
     notify_limit: int = Field(default=5, ge=0, le=50)
     #: appended to answers; ``{initials}`` becomes the answering staff member's initials
     signature: str = " ^{initials}"
+    #: off unless set: the week's figures for leads (see WeeklySummarySettings)
+    weekly_summary: WeeklySummarySettings | None = None
 
     @field_validator("signature")
     @classmethod
