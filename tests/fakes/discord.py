@@ -95,6 +95,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
+from fakes.common import Observable
+
 TOKEN = "fake-discord.bot-token.for-the-loopback-fake"
 #: a valid snowflake; since 2020 an application's id is its bot user's id
 BOT_ID = 1100000000000000001
@@ -507,7 +509,9 @@ class _Request:
     headers: dict[str, str]
 
 
-class FakeDiscord:
+class FakeDiscord(Observable):
+    _what = "the fake Discord"
+
     def __init__(self, token: str = TOKEN, *, bot_id: int = BOT_ID,
                  bot_username: str = BOT_USERNAME, application_id: int = APPLICATION_ID,
                  heartbeat_interval: float = 41.25, message_content_granted: bool = True,
@@ -952,26 +956,6 @@ class FakeDiscord:
 
     def frames_of(self, op: int) -> list[Frame]:
         return [f for f in self.frames if f.op == op]
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def wait_until(self, condition: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
-        """Wait (without polling) until ``condition()`` is truthy; returns its value."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            value = condition()
-            if value:
-                return value
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError("the fake Discord did not see the expected change")
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                pass
 
     async def wait_sent(self, where: Callable[[Message], bool] = lambda m: True, *,
                         after: int = 0, timeout: float = TIMEOUT) -> Message:

@@ -43,6 +43,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakes.common import Observable, close_server
+
 TOKEN = "123456:TEST-token-for-the-loopback-fake"
 BOT_ID = 7000
 BOT_USERNAME = "helpforce_bot"
@@ -136,7 +138,9 @@ class _Window:
         return 0.0 if over < 0 else self.times[over] + self.seconds - now
 
 
-class FakeTelegram:
+class FakeTelegram(Observable):
+    _what = "the fake Telegram"
+
     def __init__(self, token: str = TOKEN, *, bot_id: int = BOT_ID,
                  bot_username: str = BOT_USERNAME, limits: Limits | None = None) -> None:
         self.token = token
@@ -208,15 +212,7 @@ class FakeTelegram:
                 pass
             self._webhook_task = None
         if self._server is not None:
-            self._server.close()
-            for task in list(self._conns):
-                task.cancel()
-            for task in list(self._conns):
-                try:
-                    await task
-                except (asyncio.CancelledError, Exception):
-                    pass
-            await self._server.wait_closed()
+            await close_server(self._server, self._conns)
             self._server = None
 
     async def __aenter__(self) -> FakeTelegram:
@@ -388,26 +384,6 @@ class FakeTelegram:
 
     def sent_to(self, chat_id: int) -> list[Sent]:
         return [m for m in self.sent if m.chat_id == chat_id]
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def wait_until(self, condition: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
-        """Wait (without polling) until ``condition()`` is truthy; returns its value."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            value = condition()
-            if value:
-                return value
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError("the fake Telegram did not see the expected change")
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                pass
 
     async def wait_sent(self, where: Callable[[Sent], bool], *, after: int = 0,
                         timeout: float = TIMEOUT) -> Sent:

@@ -132,6 +132,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from fakes.common import Observable, close_server
 from helpforce.policies.length import weighted_length
 
 if TYPE_CHECKING:
@@ -636,7 +637,9 @@ class _Request:
     call: Call
 
 
-class FakeX:
+class FakeX(Observable):
+    _what = "the fake X"
+
     def __init__(self, *, clock: Callable[[], float] = time.time,
                  limits: Limits | dict[str, tuple[int, float]] | None = None,
                  brand_id: int = BRAND_ID, brand_username: str = BRAND_USERNAME,
@@ -699,15 +702,7 @@ class FakeX:
 
     async def stop(self) -> None:
         if self._server is not None:
-            self._server.close()
-            for task in list(self._conns):
-                task.cancel()
-            for task in list(self._conns):
-                try:
-                    await task
-                except (asyncio.CancelledError, Exception):
-                    pass
-            await self._server.wait_closed()
+            await close_server(self._server, self._conns)
             self._server = None
 
     async def __aenter__(self) -> FakeX:
@@ -976,26 +971,6 @@ class FakeX:
     def calls_of(self, endpoint: str, user_id: int | None = None) -> list[Call]:
         return [c for c in self.requests
                 if c.endpoint == endpoint and (user_id is None or c.user_id == user_id)]
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def wait_until(self, condition: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
-        """Wait (without polling) until ``condition()`` is truthy; returns its value."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            value = condition()
-            if value:
-                return value
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError("the fake X did not see the expected change")
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                pass
 
     async def wait_tweet(self, where: Callable[[Post], bool] = lambda p: True, *,
                          after: int = 0, timeout: float = TIMEOUT) -> Post:
