@@ -258,6 +258,20 @@ async def test_a_group_question_is_answered_in_the_group_as_a_reply(
 # -- resume --------------------------------------------------------------------------------------
 
 
+async def test_stopping_confirms_what_the_desk_committed(
+    tg: FakeTelegram, config_dir: Path, tmp_path: Path
+) -> None:
+    async with TelegramDesk(tg, config_dir, tmp_path / "hf.db") as h:
+        tg.user_says(ALICE, "First question")
+        await tg.wait_sent(in_chat(STAFF_GROUP, starts="#1"))
+        await h.until(lambda: h.store.cursor("telegram"))
+        cursor = int(await h.store.cursor("telegram") or 0)
+    # the poller's last word to Telegram: a getUpdates that waits for nothing
+    last, _ = tg.calls_of("getUpdates")[-1]
+    assert int(last["timeout"]) == 0 and int(last["offset"]) == cursor
+    assert tg.confirmed == cursor and not tg.pending_updates()
+
+
 async def test_a_restart_mid_stream_neither_loses_nor_duplicates(
     tg: FakeTelegram, config_dir: Path, tmp_path: Path
 ) -> None:

@@ -185,6 +185,7 @@ class TelegramAdapter:
             except asyncio.CancelledError:
                 pass
             self._task = None
+            await self._confirm()
         if self._webhook is not None:
             # the webhook stays registered: Telegram keeps what arrives meanwhile (up to 24 h)
             # and delivers it once we listen again; deleting it would lose nothing either, but
@@ -281,6 +282,22 @@ class TelegramAdapter:
                 task = asyncio.create_task(self._answer(query_id))
                 self._answers.add(task)
                 task.add_done_callback(self._answers.discard)
+
+    async def _confirm(self) -> None:
+        """One last getUpdates without waiting, as Telegram's docs ask of a poller that stops:
+        it confirms what the desk committed, so the next start is not handed it again (it
+        would be ignored: ingest is idempotent). What it returns is left for that start."""
+        if self._offset is None or not self._connected:
+            return
+        data = RequestData([RequestParameter.from_input(k, v) for k, v in {
+            "offset": self._offset, "timeout": 0, "limit": 1,
+            "allowed_updates": list(ALLOWED_UPDATES)}.items()])
+        try:
+            await self._poll_request.post(f"{self.bot.base_url}/getUpdates", data,
+                                          read_timeout=self.settings.request_timeout)
+        except Exception as exc:  # stopping anyway: the next start confirms it
+            log.info("telegram: could not confirm the last updates on stop (%s)",
+                     type(exc).__name__)
 
     async def _get_updates(self) -> list[Any]:
         """One long poll, as raw JSON: updates are parsed one by one (see _normalise_all)."""
