@@ -776,7 +776,10 @@ class Desk:
                     kind="offer", role="bot", audience="staff", staff_id=t.staff.id,
                 )
                 chosen.append(t.staff.id)
+            before = {sid: router.last_offered.get(sid) for sid in chosen}
             router.offered(chosen, st.now)
+            # fairness must not drift if this step rolls back: nobody was offered anything
+            st.tx.on_rollback(lambda: router.unoffered(before))
             if pick.fallback:
                 data["fallback"] = pick.fallback
             if wave < route.max_waves and n:

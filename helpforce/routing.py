@@ -285,6 +285,21 @@ class Router:
                 if pool is not None and staff_id in pool:
                     pool.move_to_end(staff_id)
 
+    def unoffered(self, before: Mapping[str, float | None]) -> None:
+        """Undo :meth:`offered` (the step that made the offers was rolled back): each person
+        gets back their last offer time, and their place in their pools."""
+        for staff_id, last in before.items():
+            if last is None:
+                self.last_offered.pop(staff_id, None)
+            else:
+                self.last_offered[staff_id] = last
+            for key in self._keys.get(staff_id, ()):
+                pool = self._pools.get(key)
+                if pool is not None and staff_id in pool:
+                    member = pool.pop(staff_id)
+                    pool[staff_id] = member
+                    self._place(pool, staff_id)
+
     def leads(self, now: float, language: str, n: int, loads: Mapping[str, int]) -> list[Target]:
         """Leads and managers to escalate to: available ones outside quiet hours first
         (speaking the language, least loaded, longest idle); else leads off shift but not in

@@ -656,3 +656,28 @@ def test_an_account_that_refuses_private_messages_is_passed_over_for_the_next() 
     assert moved is not None and moved.platform == "discord"
     assert notify_target(s, caps, {("telegram", "3001"),
                                    ("discord", "200000000000000101")}) is None
+
+
+def test_offers_undone_by_a_rollback_leave_fairness_as_it_was(example_config: Config) -> None:
+    from helpforce.adapter import Capabilities
+    from helpforce.routing import Router
+
+    caps = {"local": Capabilities(dms=True)}
+    router = Router(example_config.roster, caps, {s.id: "on" for s in example_config.roster.staff})
+    now = 1_800_000_000.0
+    everyone = len(router.pick(now, (), "en", 100, {}).targets)
+
+    def ids(n: int) -> list[str]:
+        return [t.staff.id for t in router.pick(now, (), "en", n, {}).targets]
+
+    offered_a = ids(3)
+    router.offered(offered_a, now)  # committed
+    offered_b = ids(3)
+    assert not set(offered_a) & set(offered_b)
+    before = {sid: router.last_offered.get(sid) for sid in offered_b}
+    router.offered(offered_b, now + 60)
+    router.unoffered(before)  # the step that offered B was rolled back
+    # B were never offered anything: everyone but A comes before A again
+    assert set(ids(everyone - 3)) == set(ids(everyone)) - set(offered_a)
+    assert set(offered_b) <= set(ids(everyone - 3))
+    assert all(sid not in router.last_offered for sid in offered_b)

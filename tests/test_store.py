@@ -405,3 +405,30 @@ async def test_the_outbox_finds_a_messages_row_by_index_not_by_scan(tmp_path: Pa
         conn.close()
     assert "outbox_message_row" in plan, plan
     assert "SCAN o" not in plan, plan
+
+
+async def test_rollback_callbacks_run_only_for_steps_rolled_back(tmp_path: Path) -> None:
+    undone: list[str] = []
+
+    def step(name: str, fail: bool = False):  # type: ignore[no-untyped-def]
+        async def fn(tx: Tx) -> str:
+            tx.on_rollback(lambda: undone.append(name))
+            result = await _insert_cursor(tx, name)
+            if fail:
+                raise RuntimeError(name)
+            return result
+
+        return fn
+
+    async with Store(tmp_path / "hf.db") as store:
+        # in a group commit: only the failing step is undone
+        await asyncio.gather(
+            store.transaction(step("a")), store.transaction(step("b", fail=True)),
+            store.transaction(step("c")), return_exceptions=True,
+        )
+        assert undone == ["b"]
+        # a lone failing step is undone too; a committed one never
+        with pytest.raises(RuntimeError):
+            await store.transaction(step("d", fail=True))
+        await store.transaction(step("e"))
+        assert undone == ["b", "d"]

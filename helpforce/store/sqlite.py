@@ -158,6 +158,7 @@ class Tx:
         self._chain = chain if chain is not None else Chain()
         self._pending: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
         self._callbacks: list[Callable[[], None]] = []
+        self._undo: list[Callable[[], None]] = []
 
     def new_id(self, table: str) -> int:
         self._ids[table] += 1
@@ -209,6 +210,19 @@ class Tx:
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         await self.flush()
         return list(await self._conn.execute_fetchall(sql, params))
+
+    def on_rollback(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` if this step is rolled back (alone, or with its whole group
+        commit): to undo what the step changed in memory before it knew it would commit."""
+        self._undo.append(callback)
+
+    def _rolled_back(self) -> None:
+        undo, self._undo = self._undo, []
+        for callback in reversed(undo):
+            try:
+                callback()
+            except Exception:
+                log.exception("rollback callback failed")
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the step's transaction is durable (never if it rolls back)."""
@@ -369,10 +383,12 @@ class Store:
         chain_before = self._chain.mark()
         outcomes: list[tuple[bool, Any]] = []
         single = len(batch) == 1
+        txs: list[Tx] = []
         try:
             await conn.execute("BEGIN IMMEDIATE")
             for job in batch:
                 tx = Tx(conn, self._ids, self._chain)
+                txs.append(tx)
                 step_mark = self._chain.mark()
                 if not single:
                     await conn.execute("SAVEPOINT step")
@@ -386,6 +402,7 @@ class Store:
                     await conn.execute("RELEASE step")
                     # its events were rolled back: the next step's follow the one before
                     self._chain.reset(step_mark)
+                    tx._rolled_back()
                     outcomes.append((False, exc))
                     continue
                 if not single:
@@ -401,6 +418,8 @@ class Store:
             self._ids.clear()
             self._ids.update(ids_before)
             self._chain.reset(chain_before)
+            for tx in reversed(txs):
+                tx._rolled_back()
             for job in batch:
                 if not job.future.done():
                     job.future.set_exception(exc)
