@@ -176,6 +176,8 @@ def sla_met(buckets: Sequence[str], met: Sequence[int], missed: Sequence[int]) -
     fig = _figure(8, 3.0)
     ax = fig.add_subplot()
     _style(ax)
+    # many narrow bars (hours of two days): the counts stand upright so they do not overlap
+    upright = len(buckets) > 12
     for i, (m, n) in enumerate(zip(met, missed, strict=True)):
         judged = m + n
         if not judged:
@@ -185,12 +187,13 @@ def sla_met(buckets: Sequence[str], met: Sequence[int], missed: Sequence[int]) -
         (bar,) = ax.bar([i], [pct], color=colour, width=0.8)
         bar.set_gid(f"hf-sla-{i}")
         ax.text(i, pct + 1.5, f"{m}/{judged}", ha="center", va="bottom", fontsize=7,
-                color="#333333")
+                color="#333333", rotation=90 if upright else 0)
     if not any(m + n for m, n in zip(met, missed, strict=True)):
         ax.text(0.5, 0.5, "no question with a first-response target was due",
                 ha="center", va="center", transform=ax.transAxes, color="#777777")
     _bucket_ticks(ax, buckets)
-    ax.set_ylim(0, 112)
+    ax.set_ylim(0, 130 if upright else 112)
+    ax.set_yticks([0, 20, 40, 60, 80, 100])
     ax.set_ylabel("first response\nwithin target (%)")
     return _svg(fig, "sla")
 
