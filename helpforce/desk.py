@@ -1583,7 +1583,8 @@ class Desk:
             other = self.config.roster.get(holder or "")
             note = texts.duplicate_answer(q.id, staff.name, other.name if other else str(holder),
                                           e.platform)
-            for person in [*self._leads_for(st, q), staff]:
+            people = self._leads_for(st, q)
+            for person in people if staff in people else [*people, staff]:
                 self._notify_staff(st, person, q, note)
             return
         if q.claimed_by is None and not await self._try_claim(st, staff, q, e.platform):
