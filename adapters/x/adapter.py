@@ -499,7 +499,9 @@ class XAdapter:
         text = out.text.strip()
         if not text:
             raise PermanentError("empty message")
-        if out.deep_link and self.brand_id:
+        if out.deep_link:
+            if not self.brand_id:
+                raise TransientError("the brand account is not known yet (not logged in)")
             text = f"{text} {dm_link(self.brand_id)}"
         private = out.dm_user is not None or out.conversation.startswith("dm:")
         if not private and weighted_length(text, PLATFORM) > MAX_TEXT:
