@@ -53,12 +53,7 @@ import asyncio
 import json
 import logging
 import math
-import os
-import platform as py_platform
-import shutil
-import sqlite3
 import sys
-import tempfile
 import time
 import warnings
 from collections import Counter
@@ -70,8 +65,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+import outbound  # noqa: E402
 from fakes.discord import TOKEN, FakeDiscord, Limits  # noqa: E402
-from outbound import busiest, code_version, fmt, pct, rate, wait_for  # noqa: E402
+from outbound import busiest, fmt, pct, rate, wait_for  # noqa: E402
 
 from helpforce.adapters.discord import DiscordAdapterFactory, DiscordSettings  # noqa: E402
 from helpforce.adapters.discord.adapter import DiscordAdapter, reset_urls  # noqa: E402
@@ -349,10 +345,8 @@ def machine() -> dict[str, Any]:
     import aiohttp
     import discord
 
-    return {"cpus": os.cpu_count(), "python": py_platform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "discord.py": discord.__version__,
-            "aiohttp": aiohttp.__version__,
-            "load_avg_at_start": round(os.getloadavg()[0], 2), "code": code_version()}
+    return outbound.machine(**{"discord.py": discord.__version__,
+                               "aiohttp": aiohttp.__version__})
 
 
 def table(report: dict[str, Any]) -> str:
@@ -433,24 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(args, "per_chat"):
         update["per_chat_per_second"] = args.per_chat
     rate_limit = rate_limit.model_copy(update=update)
-    report: dict[str, Any] = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": machine(),
-        "rate_limit": rate_limit.model_dump(),
-        "scenarios": [],
-    }
-    started = time.perf_counter()
-    workdir = Path(tempfile.mkdtemp(prefix="helpforce-bench-dc-"))
-    try:
-        for plan in plans(args, rate_limit):
-            report["scenarios"].append(asyncio.run(run(plan, workdir)))
-            if not args.json:
-                print(f"... {plan.name} done", file=sys.stderr)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    report["wall_s"] = round(time.perf_counter() - started, 1)
-    print(json.dumps(report, sort_keys=True) if args.json else table(report))
-    return 0
+    return outbound.run_all(plans(args, rate_limit), run, rate_limit, machine(), table,
+                            as_json=args.json, prefix="helpforce-bench-dc-")
 
 
 if __name__ == "__main__":

@@ -39,12 +39,7 @@ import argparse
 import asyncio
 import json
 import logging
-import os
-import platform as py_platform
-import shutil
-import sqlite3
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -53,8 +48,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+import outbound  # noqa: E402
 from fakes.telegram import TOKEN, FakeTelegram, Limits  # noqa: E402
-from outbound import busiest, code_version, fmt, pct, rate, wait_for  # noqa: E402
+from outbound import busiest, fmt, pct, rate, wait_for  # noqa: E402
 
 from helpforce.adapters.telegram import TelegramAdapterFactory, TelegramSettings  # noqa: E402
 from helpforce.clock import SystemClock  # noqa: E402
@@ -221,9 +217,7 @@ async def enqueue(store: Store, targets: list[tuple[int, bool]], now: float) -> 
 def machine() -> dict[str, Any]:
     import telegram
 
-    return {"cpus": os.cpu_count(), "python": py_platform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "python_telegram_bot": telegram.__version__,
-            "load_avg_at_start": round(os.getloadavg()[0], 2), "code": code_version()}
+    return outbound.machine(python_telegram_bot=telegram.__version__)
 
 
 def table(report: dict[str, Any]) -> str:
@@ -283,24 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit = rate_limit.model_copy(update={"burst": args.burst})
     if args.no_group_limit:
         rate_limit = rate_limit.model_copy(update={"per_group_per_minute": None})
-    report: dict[str, Any] = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": machine(),
-        "rate_limit": rate_limit.model_dump(),
-        "scenarios": [],
-    }
-    started = time.perf_counter()
-    workdir = Path(tempfile.mkdtemp(prefix="helpforce-bench-tg-"))
-    try:
-        for plan in plans(args, rate_limit):
-            report["scenarios"].append(asyncio.run(run(plan, workdir)))
-            if not args.json:
-                print(f"... {plan.name} done", file=sys.stderr)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    report["wall_s"] = round(time.perf_counter() - started, 1)
-    print(json.dumps(report, sort_keys=True) if args.json else table(report))
-    return 0
+    return outbound.run_all(plans(args, rate_limit), run, rate_limit, machine(), table,
+                            as_json=args.json, prefix="helpforce-bench-tg-")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,16 @@ times, waiting for the outbox to finish, and which code was measured."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import platform as py_platform
+import shutil
+import sqlite3
 import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +70,36 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return rev + (" + uncommitted changes" if dirty.strip() else " (clean)")
+
+
+def machine(**libraries: str) -> dict[str, Any]:
+    """The machine and the code measured, with the client libraries' versions."""
+    return {"cpus": os.cpu_count(), "python": py_platform.python_version(),
+            "sqlite": sqlite3.sqlite_version, **libraries,
+            "load_avg_at_start": round(os.getloadavg()[0], 2), "code": code_version()}
+
+
+def run_all(
+    plans: Iterable[Any], run: Callable[[Any, Path], Awaitable[dict[str, Any]]],
+    rate_limit: Any, machine_info: dict[str, Any], table: Callable[[dict[str, Any]], str],
+    *, as_json: bool, prefix: str,
+) -> int:
+    """Run each scenario in its own event loop and work directory; print the report."""
+    report: dict[str, Any] = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": machine_info,
+        "rate_limit": rate_limit.model_dump(),
+        "scenarios": [],
+    }
+    started = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        for plan in plans:
+            report["scenarios"].append(asyncio.run(run(plan, workdir)))
+            if not as_json:
+                print(f"... {plan.name} done", file=sys.stderr)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    report["wall_s"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(report, sort_keys=True) if as_json else table(report))
+    return 0
