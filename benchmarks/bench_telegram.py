@@ -3,7 +3,8 @@
 
     python benchmarks/bench_telegram.py [--private N] [--chat N] [--group N] [--mix N]
                                         [--ceiling N] [--scenarios LIST] [--burst B]
-                                        [--no-group-limit] [--json]
+                                        [--no-group-limit] [--latency S] [--in-flight N]
+                                        [--json]
 
 Each scenario gets a fresh loopback Bot API (tests/fakes/telegram.py) enforcing Telegram's
 published limits (``Limits()``: at most 30 messages in any second overall, 1 in any second
@@ -26,6 +27,11 @@ Scenarios (default sizes keep the whole run near 1.5 minutes; the group's alone 
   leave of the 30/s);
 * ``ceiling``: N private chats with every limit off (fake and limiter): what the outbox,
   store and python-telegram-bot manage, the headroom above Telegram's 30/s.
+
+``--latency S`` makes the fake take S seconds to answer each call (a round trip to Telegram's
+servers; loopback has none), and ``--in-flight N`` sets how many sends the outbox keeps on
+their way at once (default: the shipped ``rate_limit.in_flight``); one at a time, a round trip
+of S allows at most 1/S messages a second.
 
 Per scenario: achieved messages/s = (n - 1) / (last arrival - first arrival) at the fake; the
 allowed rate and the percentage of it; 429s answered by the fake (and by which limit); the
@@ -65,6 +71,8 @@ GROUP = -1007770001
 ONE_CHAT = 5000
 FIRST_USER = 100_000
 SCENARIOS = ("ceiling", "private", "chat", "group", "mix")
+#: seconds the fake takes to answer each call (--latency)
+LATENCY = 0.0
 
 
 @dataclass
@@ -125,6 +133,7 @@ def plans(args: argparse.Namespace, rate_limit: RateLimit) -> list[Plan]:
 
 async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
     async with FakeTelegram(limits=plan.limits) as tg:
+        tg.latency = LATENCY
         for chat, group in set(plan.targets):
             if group:
                 tg.group(chat, "Bench group")
@@ -138,7 +147,8 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
         rl = settings.rate_limit
         # as App._start builds it
         limiter = PlatformLimiter(rl.per_second, rl.burst, rl.per_chat_per_second, clock,
-                                  per_group_per_minute=rl.per_group_per_minute)
+                                  per_group_per_minute=rl.per_group_per_minute,
+                                  in_flight=rl.in_flight)
         db = workdir / f"{plan.name}.db"
         store = Store(db)
         await store.open()
@@ -182,6 +192,7 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
             "outbox_retries": outbox.retries,
             "outbox_failures": outbox.failures,
             "busiest_1s": busiest(times, 1.0),
+            "most_in_flight": tg.max_in_progress,
         }
         groups = [at for at, chat in arrivals if chat < 0]
         if groups:
@@ -225,9 +236,10 @@ def table(report: dict[str, Any]) -> str:
              "machine: " + ", ".join(f"{k} {v}" for k, v in report["machine"].items()),
              f"limiter: {report['rate_limit']}",
              "fake enforces: 30 in any 1 s overall, 1 in any 1 s per chat, "
-             "20 in any 60 s per group (429 + retry_after over them)", ""]
+             "20 in any 60 s per group (429 + retry_after over them); "
+             f"each call takes {LATENCY:g} s (--latency)", ""]
     head = (f"{'scenario':<10} {'msgs':>5} {'seconds':>8} {'achieved/s':>11} {'allowed/s':>10}"
-            f" {'% allowed':>10} {'429s':>5} {'busiest 1s':>11}  notes")
+            f" {'% allowed':>10} {'429s':>5} {'busiest 1s':>11} {'in flight':>9}  notes")
     lines += [head, "-" * len(head)]
     for r in report["scenarios"]:
         notes = []
@@ -241,6 +253,7 @@ def table(report: dict[str, Any]) -> str:
             f"{r['scenario']:<10} {r['messages']:>5} {fmt(r['seconds_first_to_last']):>8} "
             f"{fmt(r['achieved_per_s']):>11} {fmt(r['allowed_per_s'], 'none'):>10} "
             f"{fmt(r['percent_of_allowed']):>10} {r['rejected_429']:>5} {r['busiest_1s']:>11}"
+            f" {r['most_in_flight']:>9}"
             f"  {'; '.join(notes)}")
         for kind, k in r.get("by_kind", {}).items():
             lines.append(f"  {kind:<14} {k['messages']:>5} {'':>8} {fmt(k['achieved_per_s']):>11}"
@@ -261,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--burst", type=int, help="override the limiter's platform-wide burst")
     ap.add_argument("--no-group-limit", action="store_true",
                     help="run without the limiter's per-group limit (to see the 429s)")
+    ap.add_argument("--latency", type=float, default=0.0, metavar="S",
+                    help="seconds the fake takes to answer each call (a round trip)")
+    ap.add_argument("--in-flight", type=int, metavar="N",
+                    help="sends on their way at once (default: the shipped setting)")
     ap.add_argument("--json", action="store_true", help="one JSON object")
     return ap
 
@@ -277,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit = rate_limit.model_copy(update={"burst": args.burst})
     if args.no_group_limit:
         rate_limit = rate_limit.model_copy(update={"per_group_per_minute": None})
+    if args.in_flight is not None:
+        rate_limit = rate_limit.model_copy(update={"in_flight": args.in_flight})
+    global LATENCY
+    LATENCY = args.latency
     return outbound.run_all(plans(args, rate_limit), run, rate_limit, machine(), table,
                             as_json=args.json, prefix="helpforce-bench-tg-")
 

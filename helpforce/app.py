@@ -141,6 +141,7 @@ class App:
                 rl.per_second if rl else 30.0, rl.burst if rl else 30,
                 rl.per_chat_per_second if rl else 1.0, self.clock,
                 per_group_per_minute=rl.per_group_per_minute if rl else None,
+                in_flight=rl.in_flight if rl else 1,
             )
         ob = cfg.settings.outbox
         self.outbox = Outbox(

@@ -245,7 +245,7 @@ class Outbox:
             if limiter.per_chat or limiter.per_group:
                 # one message per chat per pass; a chat (or group) that must wait for its own
                 # limit is left for a later pass and does not hold up the others
-                chat = out.dm_user or out.conversation
+                chat = _chat(out)
                 if chat in chats_seen:
                     more.add(chat)
                     continue
@@ -268,7 +268,7 @@ class Outbox:
             )
             for r in more_rows:
                 out = Outgoing.from_json(json.loads(r["payload"]))
-                chat = out.dm_user or out.conversation
+                chat = _chat(out)
                 if chat in chats_seen:
                     continue
                 chats_seen.add(chat)
@@ -280,13 +280,32 @@ class Outbox:
         if not ready and resume_at is not None:
             # every chat with a due row waits for its own limit; a wake ends the wait
             return max(0.001, resume_at - now)
+        return await self._send_ready(platform, ready, more, resume_at)
+
+    async def _send_ready(
+        self, platform: str, ready: list[_Item], more: set[str], resume_at: float | None
+    ) -> float:
+        """Send ``ready`` in order, up to the limiter's ``in_flight`` at once.
+
+        Each row is admitted in turn: after the send before it to the same chat has been
+        answered (a chat's messages go one after another, in order, and its own limit counts
+        from that answer; what a message refers to, an edit's original say, is in its chat)
+        and when the rate limits let it go. Its send then runs while the next rows are
+        admitted: with ``in_flight`` 1 each send is awaited in turn; with more, round trips
+        overlap. A pass ends early at ``resume_at`` (a chat left out of it may go then)."""
+        limiter = self.limiters[platform]
+        adapter = self.adapters[platform]
         idempotent = self._idempotent(platform)
+        window = limiter.in_flight
         # results are recorded in chunks (executemany); until a chunk is committed, the
         # platform ids it holds are known here (see unrecorded_row), so a reply to a message
         # sent a moment ago still finds its question
         recorded: list[asyncio.Future[None]] = []
         results: list[tuple[_Item, SendResult | Exception]] = []
         resolved: dict[int, str] = {}
+        #: sends on their way: all of them, and the last one into each chat
+        flying: set[asyncio.Task[None]] = set()
+        last_in_chat: dict[str, asyncio.Task[None]] = {}
 
         def flush() -> None:
             if results:
@@ -294,12 +313,43 @@ class Outbox:
                 results.clear()
                 recorded.append(self.store.submit(partial(self._record_many, results=chunk)))
 
+        async def deliver(item: _Item, chat: str, group: bool) -> None:
+            if not idempotent:
+                await self.store.transaction(partial(_mark_sending, ids=[item.row[0]]))
+            try:
+                result: SendResult | Exception = await adapter.send(item.out)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # classified in _record; an adapter bug is transient
+                result = exc
+            limiter.answered(chat, group)
+            if isinstance(result, SendResult):
+                limiter.charge(result.extra_requests)
+            if isinstance(result, SendResult) and item.row["message_row"] is not None:
+                row_id = int(item.row["message_row"])
+                resolved[row_id] = result.platform_message_id
+                self._unrecorded[(platform, result.platform_message_id)] = row_id
+            if isinstance(result, TransientError) and result.retry_after:
+                limiter.pause(result.retry_after)
+            if not idempotent:
+                # recorded at once: a row left ``sending`` by a crash becomes uncertain
+                await self.store.submit(partial(self._record_many, results=[(item, result)]))
+                return
+            results.append((item, result))
+            if len(results) >= 100:
+                flush()
+
         try:
             for item in ready:
                 if resume_at is not None and self.clock.now() >= resume_at:
                     break  # the rest go in the next pass, in due order with that chat's row
-                chat = item.out.dm_user or item.out.conversation
+                chat = _chat(item.out)
                 group = _to_group(item.out)
+                before = last_in_chat.get(chat)
+                if before is not None and not before.done():
+                    await asyncio.wait({before})
+                while len(flying) >= window:
+                    await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
                 wait = limiter.ready_in(chat, group)
                 if wait > 0:
                     if self.on_wait is not None:
@@ -313,34 +363,26 @@ class Outbox:
                 if problem is not None:
                     results.append((item, problem))
                     continue
-                if not idempotent:
-                    await self.store.transaction(partial(_mark_sending, ids=[item.row[0]]))
                 limiter.take(chat, group)
                 if chat in more:
                     resume_at = _earliest(
                         resume_at, self.clock.now() + limiter.chat_ready_in(chat, group)
                     )
-                try:
-                    result: SendResult | Exception = await self.adapters[platform].send(item.out)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # classified in _record; an adapter bug is transient
-                    result = exc
-                limiter.answered(chat, group)
-                if isinstance(result, SendResult):
-                    limiter.charge(result.extra_requests)
-                if isinstance(result, SendResult) and item.row["message_row"] is not None:
-                    row_id = int(item.row["message_row"])
-                    resolved[row_id] = result.platform_message_id
-                    self._unrecorded[(platform, result.platform_message_id)] = row_id
-                if isinstance(result, TransientError) and result.retry_after:
-                    limiter.pause(result.retry_after)
-                results.append((item, result))
-                if not idempotent:
-                    flush()
-                    await recorded[-1]
-                elif len(results) >= 100:
-                    flush()
+                if window == 1:
+                    await deliver(item, chat, group)
+                    continue
+                task = asyncio.create_task(deliver(item, chat, group),
+                                           name=f"helpforce.outbox.{platform}.send")
+                flying.add(task)
+                task.add_done_callback(flying.discard)
+                last_in_chat[chat] = task
+            if flying:
+                await asyncio.gather(*flying)
+        except BaseException:
+            for task in flying:
+                task.cancel()
+            await asyncio.gather(*flying, return_exceptions=True)
+            raise
         finally:
             flush()
             if recorded:
@@ -350,7 +392,8 @@ class Outbox:
     async def _resolve_refs(self, item: _Item, resolved: dict[int, str]) -> Exception | None:
         """Swap references to our own messages (``row:<id>``: an edit of an offer, a thread
         part replying to the part before, a question's thread opened on its staff-channel
-        post) for their platform ids."""
+        post) for their platform ids. Each is in the referring message's own chat, so it was
+        answered before this one was admitted."""
         for field in ("edit_of", "reply_to", "thread"):
             ref = getattr(item.out, field)
             if not (ref and ref.startswith("row:")):
@@ -542,6 +585,15 @@ class _Dropped(Exception):
 
 def _earliest(a: float | None, b: float) -> float:
     return b if a is None else min(a, b)
+
+
+def _chat(out: Outgoing) -> str:
+    """The chat a message goes into, as the limiter and the outbox's ordering count it: the
+    private chat's user, else the conversation (``dm:<user>`` is that same private chat: an
+    edit of a private offer is addressed to its conversation)."""
+    if out.dm_user:
+        return out.dm_user
+    return out.conversation[3:] if out.conversation.startswith("dm:") else out.conversation
 
 
 def _to_group(out: Outgoing) -> bool:

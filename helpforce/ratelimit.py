@@ -84,9 +84,11 @@ class PlatformLimiter:
 
     def __init__(
         self, per_second: float, burst: int, per_chat_per_second: float | None, clock: Clock,
-        *, per_group_per_minute: float | None = None,
+        *, per_group_per_minute: float | None = None, in_flight: int = 1,
     ) -> None:
         self.clock = clock
+        #: how many sends the outbox may have on their way at once (see RateLimit.in_flight)
+        self.in_flight = max(1, in_flight)
         self.global_bucket = TokenBucket(per_second, burst, clock)
         self.per_chat = per_chat_per_second
         self.per_group = per_group_per_minute

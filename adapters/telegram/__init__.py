@@ -123,9 +123,12 @@ class TelegramSettings(PlatformSettings):
     webhook: TelegramWebhookSettings | None = None
     #: Telegram's published limits: ~30 messages/s overall, ~1/s into one chat, 20/min into
     #: one group. Burst 1: Telegram counts per second, and 30 banked on top of 30/s would send
-    #: up to 60 in the first second of a backlog (429s: see benchmarks/bench_telegram.py)
+    #: up to 60 in the first second of a backlog (429s: see benchmarks/bench_telegram.py).
+    #: Up to 8 sends on their way at once: at 30/s, round trips up to ~250 ms still leave
+    #: the rate limit as the bound (one at a time, a 100 ms round trip allows 10/s)
     rate_limit: RateLimit = RateLimit(
-        per_second=30.0, burst=1, per_chat_per_second=1.0, per_group_per_minute=20
+        per_second=30.0, burst=1, per_chat_per_second=1.0, per_group_per_minute=20,
+        in_flight=8,
     )
 
     def env_fields(self) -> dict[str, str]:

@@ -117,7 +117,9 @@ class TelegramAdapter:
         )
         self.bot = Bot(
             token, base_url=settings.base_url, base_file_url=settings.base_file_url,
-            request=HTTPXRequest(connection_pool_size=8, read_timeout=t, write_timeout=t,
+            # the outbox's sends in flight, plus room for answers to button presses
+            request=HTTPXRequest(connection_pool_size=settings.rate_limit.in_flight + 4,
+                                 read_timeout=t, write_timeout=t,
                                  connect_timeout=t, pool_timeout=t),
             get_updates_request=self._poll_request,
         )

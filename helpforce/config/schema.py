@@ -259,6 +259,11 @@ class RateLimit(Frozen):
     #: sends per minute into one group or channel (a public message, not a private one), on
     #: top of the per-chat limit; edits count too. None = no per-group limit
     per_group_per_minute: float | None = Field(default=None, gt=0)
+    #: sends on their way at once. More than one overlaps the platform's round trips (a
+    #: dispatcher waiting for each answer in turn sends at most one message per round trip);
+    #: one chat's messages still go one after another, in order. 1 for a platform whose
+    #: adapter cannot take concurrent sends
+    in_flight: int = Field(default=1, ge=1, le=64)
 
 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")

@@ -193,6 +193,15 @@ class FakeTelegram(Observable):
         self.webhook_answers: list[tuple[int, int]] = []
         #: how long Telegram waits before delivering a failed update again (seconds)
         self.webhook_retry_delay = 0.05
+        #: seconds each Bot API call takes on the wire, there and back (half each way: a
+        #: call counts against the limits when it arrives, half-way): a real round trip
+        self.latency = 0.0
+        #: Bot API calls the server is handling at once, now and at most; and at most into
+        #: one chat (concurrent calls into one chat would let its messages overtake)
+        self.in_progress = 0
+        self.max_in_progress = 0
+        self.max_in_progress_one_chat = 0
+        self._in_progress_by_chat: Counter[str] = Counter()
         self._webhook_task: asyncio.Task[None] | None = None
         self._webhook_error: tuple[int, str] | None = None
 
@@ -463,11 +472,22 @@ class FakeTelegram(Observable):
         if handler is None:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method"}
         fault = self._fault_for(method, params)
+        chat = str(params.get("chat_id", ""))
+        self.in_progress += 1
+        self.max_in_progress = max(self.max_in_progress, self.in_progress)
+        if method != "getUpdates":
+            self._in_progress_by_chat[chat] += 1
+            self.max_in_progress_one_chat = max(self.max_in_progress_one_chat,
+                                                self._in_progress_by_chat[chat])
         try:
+            if self.latency and method != "getUpdates":
+                await asyncio.sleep(self.latency / 2)
             if fault is not None and not fault.drop:
                 raise ApiError(fault.code, fault.description, fault.retry_after)
             self._enforce_limits(method, params)
             result = await handler(params)
+            if self.latency and method != "getUpdates":
+                await asyncio.sleep(self.latency / 2)
             if fault is not None and fault.drop:
                 raise _Drop()
         except ApiError as exc:
@@ -476,6 +496,10 @@ class FakeTelegram(Observable):
             if exc.retry_after is not None:
                 err["parameters"] = {"retry_after": exc.retry_after}
             return exc.code, err
+        finally:
+            self.in_progress -= 1
+            if method != "getUpdates":
+                self._in_progress_by_chat[chat] -= 1
         return 200, {"ok": True, "result": result}
 
     # -- methods --------------------------------------------------------------------------

@@ -1,0 +1,167 @@
+"""Sends in flight: the outbox overlaps a platform's round trips, up to ``in_flight`` at once,
+while each chat's messages still go one after another, in order, and an edit still waits for
+the message it edits.
+
+The real TelegramAdapter (python-telegram-bot over HTTPX) talks to the loopback Bot API
+(tests/fakes/telegram.py), which takes ``latency`` seconds to answer each call and counts the
+calls it is handling at once. Nothing is timed: the assertions are about overlap and order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from fakes.telegram import TOKEN, FakeTelegram
+from waiting import until
+
+from helpforce.adapters.telegram import TelegramAdapterFactory, TelegramSettings
+from helpforce.clock import SystemClock
+from helpforce.config.schema import RateLimit
+from helpforce.models import Outgoing, Visibility
+from helpforce.outbox import Outbox
+from helpforce.ratelimit import PlatformLimiter
+from helpforce.store import Store, Tx
+
+ENV = "HF_TEST_TG_TOKEN"
+USERS = [700_000 + i for i in range(12)]
+ONE_CHAT = 699_999
+#: Telegram's limits but for the one-chat rate (a chat's order must hold without it)
+RATE = RateLimit(per_second=30.0, burst=1, per_chat_per_second=None, in_flight=4)
+
+
+@dataclass
+class Rig:
+    tg: FakeTelegram
+    store: Store
+    outbox: Outbox
+
+
+@asynccontextmanager
+async def rig(tmp_path: Path, rate: RateLimit, latency: float) -> AsyncIterator[Rig]:
+    async with FakeTelegram() as tg:
+        tg.latency = latency
+        for chat in [*USERS, ONE_CHAT]:
+            tg.user(chat, f"User{chat}")
+        settings = TelegramSettings(token_env=ENV, base_url=tg.base_url,
+                                    base_file_url=tg.base_file_url, rate_limit=rate)
+        clock = SystemClock()
+        adapter = TelegramAdapterFactory().create(settings, clock=clock, env={ENV: TOKEN})
+        limiter = PlatformLimiter(rate.per_second, rate.burst, rate.per_chat_per_second, clock,
+                                  in_flight=rate.in_flight)
+        store = Store(tmp_path / "hf.db")
+        await store.open()
+        outbox = Outbox(store, {"telegram": adapter}, {"telegram": limiter}, clock)
+        try:
+            yield Rig(tg, store, outbox)
+        finally:
+            await outbox.stop(drain=0)
+            await adapter.stop()
+            await store.close()
+
+
+async def commit(store: Store, messages: list[tuple[int, str]], edit: tuple[int, str] | None
+                 = None) -> None:
+    """Commit one outbox row (with its message row) per (chat, text), and optionally an edit
+    of the ``edit[0]``-th of them, in one transaction: one pass sees them all."""
+    now = SystemClock().now()
+
+    async def step(tx: Tx) -> None:
+        rows: list[int] = []
+        for chat, text in messages:
+            mid = tx.new_id("messages")
+            rows.append(mid)
+            tx.insert("messages", {
+                "id": mid, "question_id": None, "platform": "telegram",
+                "platform_message_id": None, "conversation": f"dm:{chat}", "thread": None,
+                "direction": "out", "visibility": "private", "kind": "notice",
+                "author_id": None, "staff_id": None, "text": text, "reply_to": None,
+                "at": now,
+            })
+            insert_outbox(tx, Outgoing("telegram", f"dm:{chat}", text, Visibility.PRIVATE,
+                                       dm_user=str(chat)), mid, now)
+        if edit is not None:
+            # as the desk marks a private offer taken: addressed to the conversation
+            index, text = edit
+            chat = messages[index][0]
+            insert_outbox(tx, Outgoing("telegram", f"dm:{chat}", text, Visibility.PUBLIC,
+                                       edit_of=f"row:{rows[index]}"), None, now)
+
+    await store.transaction(step)
+
+
+def insert_outbox(tx: Tx, out: Outgoing, message_row: int | None, now: float) -> None:
+    oid = tx.new_id("outbox")
+    out = replace(out, key=f"hf{oid}")
+    tx.insert("outbox", {
+        "id": oid, "key": out.key, "platform": "telegram", "message_row": message_row,
+        "question_id": None, "payload": json.dumps(out.to_json()), "state": "pending",
+        "attempts": 0, "due_at": now, "created_at": now,
+    })
+
+
+async def all_sent(store: Store, n: int) -> None:
+    async def done() -> bool:
+        row = await store.fetchone("SELECT COUNT(*) FROM outbox WHERE state = 'sent'")
+        return bool(row) and int(row[0]) == n
+
+    await until(done)
+
+
+async def test_round_trips_overlap_up_to_in_flight(tmp_path: Path) -> None:
+    async with rig(tmp_path, RATE, latency=0.3) as r:
+        await commit(r.store, [(u, f"Hello {u}") for u in USERS])
+        await r.outbox.start(drain=0)
+        await all_sent(r.store, len(USERS))
+        # 30/s admits a send every 33 ms and each takes 300 ms: without the window, nine
+        # would be on their way at once
+        assert r.tg.max_in_progress == 4
+        assert sorted(m.chat_id for m in r.tg.sent) == USERS
+
+
+async def test_in_flight_1_sends_one_at_a_time(tmp_path: Path) -> None:
+    async with rig(tmp_path, replace_rate(in_flight=1), latency=0.05) as r:
+        await commit(r.store, [(u, f"Hello {u}") for u in USERS[:5]])
+        await r.outbox.start(drain=0)
+        await all_sent(r.store, 5)
+        assert r.tg.max_in_progress == 1
+
+
+async def test_one_chats_messages_go_one_after_another_in_order(tmp_path: Path) -> None:
+    async with rig(tmp_path, RATE, latency=0.1) as r:
+        # one chat's six messages interleaved with other chats' (no per-chat limit here: only
+        # the outbox's ordering keeps them apart)
+        messages: list[tuple[int, str]] = []
+        for k in range(6):
+            messages += [(ONE_CHAT, f"Part {k}"), (USERS[k], f"Hello {k}")]
+        await commit(r.store, messages)
+        await r.outbox.start(drain=0)
+        await all_sent(r.store, len(messages))
+        assert r.tg.max_in_progress_one_chat == 1
+        assert r.tg.max_in_progress > 1  # the other chats' sends overlapped
+        assert [m.text for m in r.tg.sent_to(ONE_CHAT)] == [f"Part {k}" for k in range(6)]
+
+
+async def test_an_edit_waits_for_its_original_on_its_way(tmp_path: Path) -> None:
+    async with rig(tmp_path, RATE, latency=0.2) as r:
+        # the original and its edit in one pass; the original is still on its way when the
+        # edit is admitted
+        await commit(r.store, [(USERS[0], "Offer #1: open"), (USERS[1], "Offer #2: open")],
+                     edit=(0, "Offer #1: claimed by ^PR"))
+        await r.outbox.start(drain=0)
+        await all_sent(r.store, 3)
+        first = r.tg.sent_to(USERS[0])
+        assert [(m.text, m.edits) for m in first] == [("Offer #1: claimed by ^PR", 1)]
+        # it went in that pass: never set aside to wait for its original to be recorded
+        edit = await r.store.fetchone(
+            "SELECT due_at, created_at FROM outbox WHERE json_extract(payload, '$.edit_of') "
+            "IS NOT NULL")
+        assert edit is not None and edit["due_at"] == edit["created_at"]
+        assert [m.text for m in r.tg.sent_to(USERS[1])] == ["Offer #2: open"]
+
+
+def replace_rate(**changes: object) -> RateLimit:
+    return RATE.model_copy(update=changes)
