@@ -211,7 +211,8 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
         rl = settings.rate_limit
         # as App._start builds it
         limiter = PlatformLimiter(rl.per_second, rl.burst, rl.per_chat_per_second, clock,
-                                  per_group_per_minute=rl.per_group_per_minute)
+                                  per_group_per_minute=rl.per_group_per_minute,
+                                  in_flight=rl.in_flight)
         durations: list[float] = []
         adapter.send = timed(adapter.send, durations)  # type: ignore[method-assign, unused-ignore]
         store = Store(workdir / f"{plan.name}.db")

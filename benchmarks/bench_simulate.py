@@ -2,7 +2,7 @@
 """How fast ``helpforce simulate`` plays a big day: figures, not pass/fail.
 
     python benchmarks/bench_simulate.py [--staff 3000] [--questions 10000] [--hours 10]
-                                        [--json] [--profile]
+                                        [--json] [--profile] [--sql]
 
 In a temporary directory it writes a deployment (the example's helpforce.yaml, policies.yaml
 and routing.yaml, and a generated roster.yaml of ``--staff`` people with local accounts, a mix
@@ -11,6 +11,10 @@ evenly over ``--hours`` hours across X, Telegram, Discord and the local platform
 quick staff, a few who never claim and one who goes away mid-day. It then runs the simulator
 as ``helpforce simulate --json`` does and prints the wall time, questions per second, and the
 run's own summary (how many answered, first-response percentiles).
+
+``--sql`` also times every statement the store runs inside SQLite (a wrapper around the
+connection: the run gets a little slower) and reports statements, commits and SQLite's seconds
+per question: the part of the run that the real store costs whatever the Python around it does.
 """
 
 from __future__ import annotations
@@ -101,6 +105,55 @@ def write_scenario(
     path.write_text("\n".join(lines) + "\n")
 
 
+class SqlTimer:
+    """Times each statement the simulator's store runs inside SQLite."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.statements = 0
+        self.commits = 0
+
+    @classmethod
+    def install(cls) -> SqlTimer:
+        from helpforce.adapters.local import simulate
+
+        timer = cls()
+
+        class Timed(sqlite3.Connection):
+            def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+                t = time.perf_counter()
+                try:
+                    return super().execute(sql, *args)
+                finally:
+                    timer.seconds += time.perf_counter() - t
+                    timer.statements += 1
+                    timer.commits += sql == "COMMIT"
+
+            def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
+                rows = list(rows)
+                t = time.perf_counter()
+                try:
+                    return super().executemany(sql, rows)
+                finally:
+                    timer.seconds += time.perf_counter() - t
+                    timer.statements += len(rows)
+
+        connect = simulate._inline_connect
+
+        def timed_connect(database: Any, **kwargs: Any) -> Any:
+            return connect(database, factory=Timed, **kwargs)
+
+        simulate._inline_connect = timed_connect  # type: ignore[assignment]
+        return timer
+
+    def figures(self, questions: int) -> dict[str, Any]:
+        per = max(questions, 1)
+        return {"seconds_in_sqlite": round(self.seconds, 2), "statements": self.statements,
+                "statements_per_question": round(self.statements / per, 1),
+                "commits_per_question": round(self.commits / per, 2),
+                "ms_in_sqlite_per_question": round(1000 * self.seconds / per, 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--staff", type=int, default=3000)
@@ -111,6 +164,8 @@ def main() -> None:
                     help="staff also resolve this long after answering (default: they do not)")
     ap.add_argument("--json", action="store_true", help="one JSON object")
     ap.add_argument("--profile", action="store_true", help="cProfile the run; top functions")
+    ap.add_argument("--sql", action="store_true",
+                    help="time the statements run inside SQLite (per question)")
     args = ap.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -139,6 +194,7 @@ def main() -> None:
         scenario = load_scenario(scenario_path, roster=config.roster, factories=factories())
         load_s = time.perf_counter() - t0
 
+        sql = SqlTimer.install() if args.sql else None
         sim = Simulator(scenario, config, SimOptions(timeline=0))
         cpu0 = time.process_time()
         t1 = time.perf_counter()
@@ -174,6 +230,8 @@ def main() -> None:
             "sla_met_percent": s["sla"]["met_percent"],
             "deliveries": s["deliveries"],
         }
+        if sql is not None:
+            result["sql"] = sql.figures(s["questions"])
         if args.json:
             print(json.dumps(result, sort_keys=True))
         else:

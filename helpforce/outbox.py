@@ -287,12 +287,13 @@ class Outbox:
     ) -> float:
         """Send ``ready`` in order, up to the limiter's ``in_flight`` at once.
 
-        Each row is admitted in turn: after the send before it to the same chat has been
-        answered (a chat's messages go one after another, in order, and its own limit counts
-        from that answer; what a message refers to, an edit's original say, is in its chat)
-        and when the rate limits let it go. Its send then runs while the next rows are
-        admitted: with ``in_flight`` 1 each send is awaited in turn; with more, round trips
-        overlap. A pass ends early at ``resume_at`` (a chat left out of it may go then)."""
+        A row goes once the send before it into the same chat has been answered (a chat's
+        messages go one after another, in order; its own limit counts from that answer; what a
+        message refers to, an edit's original say, is in its chat) and the rate limits let it.
+        Meanwhile the rows after it into other chats go first. Its send then runs while the
+        next rows are admitted: with ``in_flight`` 1 each send is awaited in turn; with more,
+        round trips overlap. A pass ends early at ``resume_at`` (a chat left out of it may go
+        then)."""
         limiter = self.limiters[platform]
         adapter = self.adapters[platform]
         idempotent = self._idempotent(platform)
@@ -340,42 +341,54 @@ class Outbox:
                 flush()
 
         try:
-            for item in ready:
-                if resume_at is not None and self.clock.now() >= resume_at:
-                    break  # the rest go in the next pass, in due order with that chat's row
-                chat = _chat(item.out)
-                group = _to_group(item.out)
-                before = last_in_chat.get(chat)
-                if before is not None and not before.done():
-                    await asyncio.wait({before})
-                while len(flying) >= window:
+            pending, ended = ready, False
+            while pending and not ended:
+                #: rows whose chat has a send on its way: the other chats' go first
+                later: list[_Item] = []
+                held: set[str] = set()
+                for item in pending:
+                    if resume_at is not None and self.clock.now() >= resume_at:
+                        ended = True  # the rest go in the next pass, in due order
+                        break
+                    chat = _chat(item.out)
+                    before = last_in_chat.get(chat)
+                    if chat in held or (before is not None and not before.done()):
+                        held.add(chat)
+                        later.append(item)
+                        continue
+                    group = _to_group(item.out)
+                    while len(flying) >= window:
+                        await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                    wait = limiter.ready_in(chat, group)
+                    if wait > 0:
+                        if self.on_wait is not None:
+                            self.on_wait(platform, wait)
+                        self._waiting[platform] = False
+                        try:
+                            await self.clock.sleep(wait)
+                        finally:
+                            self._waiting.pop(platform, None)
+                    problem = await self._resolve_refs(item, resolved)
+                    if problem is not None:
+                        results.append((item, problem))
+                        continue
+                    limiter.take(chat, group)
+                    if chat in more:
+                        resume_at = _earliest(
+                            resume_at, self.clock.now() + limiter.chat_ready_in(chat, group)
+                        )
+                    if window == 1:
+                        await deliver(item, chat, group)
+                        continue
+                    task = asyncio.create_task(deliver(item, chat, group),
+                                               name=f"helpforce.outbox.{platform}.send")
+                    flying.add(task)
+                    task.add_done_callback(flying.discard)
+                    last_in_chat[chat] = task
+                if len(later) == len(pending) and flying:
+                    # every row left waits for its chat: until one of those sends is answered
                     await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
-                wait = limiter.ready_in(chat, group)
-                if wait > 0:
-                    if self.on_wait is not None:
-                        self.on_wait(platform, wait)
-                    self._waiting[platform] = False
-                    try:
-                        await self.clock.sleep(wait)
-                    finally:
-                        self._waiting.pop(platform, None)
-                problem = await self._resolve_refs(item, resolved)
-                if problem is not None:
-                    results.append((item, problem))
-                    continue
-                limiter.take(chat, group)
-                if chat in more:
-                    resume_at = _earliest(
-                        resume_at, self.clock.now() + limiter.chat_ready_in(chat, group)
-                    )
-                if window == 1:
-                    await deliver(item, chat, group)
-                    continue
-                task = asyncio.create_task(deliver(item, chat, group),
-                                           name=f"helpforce.outbox.{platform}.send")
-                flying.add(task)
-                task.add_done_callback(flying.discard)
-                last_in_chat[chat] = task
+                pending = later
             if flying:
                 await asyncio.gather(*flying)
         except BaseException:

@@ -1,6 +1,6 @@
 """Sends in flight: the outbox overlaps a platform's round trips, up to ``in_flight`` at once,
-while each chat's messages still go one after another, in order, and an edit still waits for
-the message it edits.
+while each chat's messages still go one after another, in order, an edit still waits for the
+message it edits, and a chat waiting for an answer does not hold up the others.
 
 The real TelegramAdapter (python-telegram-bot over HTTPX) talks to the loopback Bot API
 (tests/fakes/telegram.py), which takes ``latency`` seconds to answer each call and counts the
@@ -143,6 +143,20 @@ async def test_one_chats_messages_go_one_after_another_in_order(tmp_path: Path) 
         assert r.tg.max_in_progress_one_chat == 1
         assert r.tg.max_in_progress > 1  # the other chats' sends overlapped
         assert [m.text for m in r.tg.sent_to(ONE_CHAT)] == [f"Part {k}" for k in range(6)]
+
+
+async def test_a_slow_chat_does_not_hold_up_the_others(tmp_path: Path) -> None:
+    async with rig(tmp_path, RATE, latency=0.02) as r:
+        # one chat's three messages come first, and each of its calls takes half a second
+        r.tg.slow_chats[ONE_CHAT] = 0.5
+        await commit(r.store, [(ONE_CHAT, f"Part {k}") for k in range(3)]
+                     + [(u, f"Hello {u}") for u in USERS[:6]])
+        await r.outbox.start(drain=0)
+        await all_sent(r.store, 9)
+        order = [m.text for m in r.tg.sent]
+        # the other chats' messages went while the slow chat waited for its answers
+        assert order.index("Part 1") > max(order.index(f"Hello {u}") for u in USERS[:6])
+        assert [m.text for m in r.tg.sent_to(ONE_CHAT)] == ["Part 0", "Part 1", "Part 2"]
 
 
 async def test_an_edit_waits_for_its_original_on_its_way(tmp_path: Path) -> None:

@@ -198,6 +198,8 @@ class FakeTelegram(Observable):
         self.latency = 0.0
         #: Bot API calls the server is handling at once, now and at most; and at most into
         #: one chat (concurrent calls into one chat would let its messages overtake)
+        #: extra seconds, there and back, of each call into these chats (chat id -> seconds)
+        self.slow_chats: dict[int, float] = {}
         self.in_progress = 0
         self.max_in_progress = 0
         self.max_in_progress_one_chat = 0
@@ -479,15 +481,16 @@ class FakeTelegram(Observable):
             self._in_progress_by_chat[chat] += 1
             self.max_in_progress_one_chat = max(self.max_in_progress_one_chat,
                                                 self._in_progress_by_chat[chat])
+        latency = self.latency + self.slow_chats.get(_int(chat) or 0, 0.0)
         try:
-            if self.latency and method != "getUpdates":
-                await asyncio.sleep(self.latency / 2)
+            if latency and method != "getUpdates":
+                await asyncio.sleep(latency / 2)
             if fault is not None and not fault.drop:
                 raise ApiError(fault.code, fault.description, fault.retry_after)
             self._enforce_limits(method, params)
             result = await handler(params)
-            if self.latency and method != "getUpdates":
-                await asyncio.sleep(self.latency / 2)
+            if latency and method != "getUpdates":
+                await asyncio.sleep(latency / 2)
             if fault is not None and fault.drop:
                 raise _Drop()
         except ApiError as exc:
