@@ -117,6 +117,11 @@ InboundSink = Callable[[Sequence[Inbound], str | None], Awaitable[None]]
 
 @runtime_checkable
 class Adapter(Protocol):
+    """A platform adapter. It may also define ``requests_before(out) -> int``: the requests a
+    send of ``out`` will make before its message (opening a DM channel, say), as far as it
+    knows then; the outbox counts them against the platform-wide rate when it lets the send
+    go, and :attr:`SendResult.extra_requests` beyond them after the answer."""
+
     platform: str
     capabilities: Capabilities
 

@@ -314,7 +314,14 @@ class Outbox:
                 results.clear()
                 recorded.append(self.store.submit(partial(self._record_many, results=chunk)))
 
-        async def deliver(item: _Item, chat: str, group: bool) -> None:
+        #: requests an adapter says a send will make before its message (a DM channel to
+        #: open, say): charged when the send is let go, so that sends on their way at once
+        #: do not make them faster than the platform-wide rate; what it made beyond that is
+        #: charged after its answer
+        requests_before: Callable[[Outgoing], int] | None = getattr(
+            adapter, "requests_before", None)
+
+        async def deliver(item: _Item, chat: str, group: bool, charged: int) -> None:
             if not idempotent:
                 await self.store.transaction(partial(_mark_sending, ids=[item.row[0]]))
             try:
@@ -325,7 +332,7 @@ class Outbox:
                 result = exc
             limiter.answered(chat, group)
             if isinstance(result, SendResult):
-                limiter.charge(result.extra_requests)
+                limiter.charge(result.extra_requests - charged)
             if isinstance(result, SendResult) and item.row["message_row"] is not None:
                 row_id = int(item.row["message_row"])
                 resolved[row_id] = result.platform_message_id
@@ -373,14 +380,16 @@ class Outbox:
                         results.append((item, problem))
                         continue
                     limiter.take(chat, group)
+                    charged = requests_before(item.out) if requests_before else 0
+                    limiter.charge(charged)
                     if chat in more:
                         resume_at = _earliest(
                             resume_at, self.clock.now() + limiter.chat_ready_in(chat, group)
                         )
                     if window == 1:
-                        await deliver(item, chat, group)
+                        await deliver(item, chat, group, charged)
                         continue
-                    task = asyncio.create_task(deliver(item, chat, group),
+                    task = asyncio.create_task(deliver(item, chat, group, charged),
                                                name=f"helpforce.outbox.{platform}.send")
                     flying.add(task)
                     task.add_done_callback(flying.discard)

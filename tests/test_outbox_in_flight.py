@@ -15,11 +15,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pytest
 from fakes.telegram import TOKEN, FakeTelegram
 from waiting import until
 
+from helpforce.adapter import Capabilities, SendResult
 from helpforce.adapters.telegram import TelegramAdapterFactory, TelegramSettings
-from helpforce.clock import SystemClock
+from helpforce.clock import SystemClock, VirtualClock
 from helpforce.config.schema import RateLimit
 from helpforce.models import Outgoing, Visibility
 from helpforce.outbox import Outbox
@@ -93,11 +95,12 @@ async def commit(store: Store, messages: list[tuple[int, str]], edit: tuple[int,
     await store.transaction(step)
 
 
-def insert_outbox(tx: Tx, out: Outgoing, message_row: int | None, now: float) -> None:
+def insert_outbox(tx: Tx, out: Outgoing, message_row: int | None, now: float,
+                  platform: str = "telegram") -> None:
     oid = tx.new_id("outbox")
     out = replace(out, key=f"hf{oid}")
     tx.insert("outbox", {
-        "id": oid, "key": out.key, "platform": "telegram", "message_row": message_row,
+        "id": oid, "key": out.key, "platform": platform, "message_row": message_row,
         "question_id": None, "payload": json.dumps(out.to_json()), "state": "pending",
         "attempts": 0, "due_at": now, "created_at": now,
     })
@@ -179,3 +182,62 @@ async def test_an_edit_waits_for_its_original_on_its_way(tmp_path: Path) -> None
 
 def replace_rate(**changes: object) -> RateLimit:
     return RATE.model_copy(update=changes)
+
+
+class Opener:
+    """A platform whose every send first opens a channel: one request more than the message,
+    which the adapter knows before it sends (``requests_before``)."""
+
+    platform = "p"
+    capabilities = Capabilities(idempotent_send=True)
+
+    def __init__(self, knows_before: bool) -> None:
+        self.sent = 0
+        if knows_before:
+            self.requests_before = lambda out: 1
+
+    async def start(self, sink: object, cursor: str | None) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def send(self, out: Outgoing) -> SendResult:
+        self.sent += 1
+        return SendResult(f"m{self.sent}", extra_requests=1)
+
+    def status(self) -> str:
+        return "connected"
+
+
+async def first_wait(db: Path, knows_before: bool) -> float:
+    """The first rate-limit wait of two sends at 10 requests/s, four on their way at once."""
+    clock = VirtualClock(1_800_000_000.0)
+    store = Store(db)
+    await store.open()
+    limiter = PlatformLimiter(10, 1, None, clock, in_flight=4)
+    outbox = Outbox(store, {"p": Opener(knows_before)}, {"p": limiter}, clock)
+    seen: list[float] = []
+    outbox.on_wait = lambda platform, seconds: seen.append(seconds)
+
+    async def step(tx: Tx) -> None:
+        for user in ("1", "2"):
+            insert_outbox(tx, Outgoing("p", f"dm:{user}", "Hi", Visibility.PRIVATE,
+                                       dm_user=user), None, clock.now(), platform="p")
+
+    await store.transaction(step)
+    await outbox.start(drain=0)
+    try:
+        await until(lambda: seen)
+    finally:
+        await outbox.stop(drain=0)
+        await store.close()
+    return seen[0]
+
+
+async def test_requests_a_send_makes_first_count_when_it_is_let_go(tmp_path: Path) -> None:
+    # a send that opens a channel first is two requests: at 10/s the next send waits 0.2 s,
+    # counted when the first is let go, not after its answer (sends are on their way at once)
+    assert await first_wait(tmp_path / "a.db", knows_before=True) == pytest.approx(0.2)
+    # told only after the answer, the second send would already be on its way at 0.1 s
+    assert await first_wait(tmp_path / "b.db", knows_before=False) == pytest.approx(0.1)

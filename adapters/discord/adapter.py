@@ -412,6 +412,19 @@ class DiscordAdapter:
 
     # -- out ---------------------------------------------------------------------------------
 
+    def requests_before(self, out: Outgoing) -> int:
+        """Requests a send of ``out`` will make before its message, as far as known now: a DM
+        channel or a question's thread to open. The outbox counts them when it lets the send
+        go, so that sends on their way at once do not open channels faster than the limit."""
+        if out.edit_of or (out.thread and out.thread.startswith("private:")):
+            return 0
+        if out.thread:
+            ref = _ref(out.thread)
+            return int(ref is not None and ref[1] not in self._opened_threads)
+        if out.dm_user is not None:
+            return int(out.dm_user not in self._dm_channels)
+        return 0
+
     async def send(self, out: Outgoing) -> SendResult:
         if not out.text.strip():
             raise PermanentError("empty message")
