@@ -57,10 +57,10 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Generic, TextIO, TypeVar
 
 import aiosqlite
 from pydantic import ConfigDict
@@ -79,6 +79,7 @@ from helpforce.routing import Router
 from helpforce.schedule import availability
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 # -- the stand-in platforms -------------------------------------------------------------------
@@ -254,7 +255,7 @@ class QuestionRecord:
     delivered_at: float | None = None
 
 
-@dataclass(order=True, slots=True)
+@dataclass(slots=True)
 class _Action:
     at: float
     seq: int
@@ -291,12 +292,57 @@ class _InlineConnection(aiosqlite.Connection):
             args = ("PRAGMA synchronous=OFF", *args[1:])
         return fn(*args, **kwargs)
 
+    # the statements the store runs, without aiosqlite's wrappers around each call (a
+    # coroutine, a Result and a partial per statement): an awaitable that is already done
+
+    def execute(  # type: ignore[override]
+        self, sql: str, parameters: Any = None
+    ) -> _Done[aiosqlite.Cursor]:
+        return _Done(aiosqlite.Cursor(self, self._live().execute(sql, parameters or ())))
+
+    def execute_fetchall(  # type: ignore[override]
+        self, sql: str, parameters: Any = None
+    ) -> _Done[list[sqlite3.Row]]:
+        return _Done(self._live().execute(sql, parameters or ()).fetchall())
+
+    def executemany(  # type: ignore[override]
+        self, sql: str, parameters: Any
+    ) -> _Done[aiosqlite.Cursor]:
+        return _Done(aiosqlite.Cursor(self, self._live().executemany(sql, parameters)))
+
+    def _live(self) -> sqlite3.Connection:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return self._connection
+
     async def _connect(self) -> aiosqlite.Connection:
         if self._connection is None:
             self._connection = self._connector()
             # a day's database outgrows SQLite's default 2 MB page cache
             self._connection.execute("PRAGMA cache_size=-32768")
         return self
+
+
+class _Done(Generic[T]):
+    """An awaitable (and async context manager, as aiosqlite's results are) of a value that
+    is already there."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self.value
+        yield  # a generator that returns at once
+
+    async def __aenter__(self) -> T:
+        return self.value
+
+    async def __aexit__(self, *exc: object) -> None:
+        close = getattr(self.value, "close", None)
+        if close is not None:
+            await close()
 
 
 def _inline_connect(database: str | Path, *, iter_chunk_size: int = 64,
@@ -355,7 +401,8 @@ class Simulator:
         #: platform events the desk could not handle (recorded by it, with their reason)
         self.unhandled = 0
         self.batches = 0
-        self._heap: list[_Action] = []
+        #: (when, sequence, action): tuples, so the heap compares in C
+        self._heap: list[tuple[float, int, _Action]] = []
         self._seq = itertools.count()
         self._mids = itertools.count(1)
         self._arrivals: dict[str, Arrival] = {}
@@ -375,7 +422,8 @@ class Simulator:
     # -- scheduling ------------------------------------------------------------------------------
 
     def _push(self, at: float, kind: str, **kw: Any) -> None:
-        heapq.heappush(self._heap, _Action(at, next(self._seq), kind, **kw))
+        seq = next(self._seq)
+        heapq.heappush(self._heap, (at, seq, _Action(at, seq, kind, **kw)))
 
     def _behaviour_sorted(self, roster: Roster) -> None:
         """Staff quicker to claim than the default, quickest first (for staff-channel posts)."""
@@ -700,8 +748,8 @@ class Simulator:
         app = self._app
         assert app is not None and app.desk is not None
         due: list[_Action] = []
-        while self._heap and self._heap[0].at <= now:
-            due.append(heapq.heappop(self._heap))
+        while self._heap and self._heap[0][0] <= now:
+            due.append(heapq.heappop(self._heap)[2])
         for action in due:
             if action.change is not None and action.change.kind != "status":
                 await self._apply(action.change)
@@ -852,7 +900,7 @@ class Simulator:
             clock = self.clock
             while True:
                 await self._settle()
-                t_action = self._heap[0].at if self._heap else math.inf
+                t_action = self._heap[0][0] if self._heap else math.inf
                 deadline = clock.next_deadline()
                 t_clock = deadline if deadline is not None else math.inf
                 if not self._heap and await self._done():
