@@ -87,6 +87,8 @@ class Outbox:
         self._wake: dict[str, asyncio.Event] = {p: asyncio.Event() for p in adapters}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._unrecorded: dict[tuple[str, str], int] = {}
+        #: sends on their way per platform (concurrent ones, in_flight > 1)
+        self._in_flight: dict[str, int] = {p: 0 for p in adapters}
         self._stopping = False
         #: platform -> True while its dispatcher waits for a wake or the clock, False while it
         #: waits for the clock alone (a rate limit); absent while it works
@@ -108,8 +110,12 @@ class Outbox:
         simulator waits for this before it moves its clock)."""
         return all(
             p in self._waiting and not (self._waiting[p] and self._wake[p].is_set())
+            and not self._in_flight[p]
             for p in self._tasks
         )
+
+    def _landed(self, platform: str) -> None:
+        self._in_flight[platform] -= 1
 
     def wake(self, platform: str) -> None:
         event = self._wake.get(platform)
@@ -261,8 +267,7 @@ class Outbox:
             # them, so that one chat's backlog does not hold up everyone else's messages
             waiting = sorted(chats_seen)
             more_rows = await self.store.fetchall(
-                f"{_DUE} AND COALESCE(json_extract(o.payload, '$.dm_user'), "
-                f"json_extract(o.payload, '$.conversation')) NOT IN "
+                f"{_DUE} AND {_CHAT_SQL} NOT IN "
                 f"({','.join('?' * len(waiting))}) ORDER BY o.due_at, o.id LIMIT ?",
                 (platform, now, *waiting, self.policy.batch),
             )
@@ -304,8 +309,10 @@ class Outbox:
         recorded: list[asyncio.Future[None]] = []
         results: list[tuple[_Item, SendResult | Exception]] = []
         resolved: dict[int, str] = {}
-        #: sends on their way: all of them, and the last one into each chat
+        #: sends on their way: all of them, and the last one into each chat; and every send
+        #: this pass started (their failures are raised once all have finished)
         flying: set[asyncio.Task[None]] = set()
+        started: list[asyncio.Task[None]] = []
         last_in_chat: dict[str, asyncio.Task[None]] = {}
 
         def flush() -> None:
@@ -340,8 +347,10 @@ class Outbox:
             if isinstance(result, TransientError) and result.retry_after:
                 limiter.pause(result.retry_after)
             if not idempotent:
-                # recorded at once: a row left ``sending`` by a crash becomes uncertain
-                await self.store.submit(partial(self._record_many, results=[(item, result)]))
+                # recorded at once (a row left ``sending`` by a crash becomes uncertain), and
+                # even if this send is cancelled now: the message went
+                await asyncio.shield(
+                    self.store.submit(partial(self._record_many, results=[(item, result)])))
                 return
             results.append((item, result))
             if len(results) >= 100:
@@ -367,7 +376,7 @@ class Outbox:
                     while len(flying) >= window:
                         await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
                     wait = limiter.ready_in(chat, group)
-                    if wait > 0:
+                    while wait > 0:
                         if self.on_wait is not None:
                             self.on_wait(platform, wait)
                         self._waiting[platform] = False
@@ -375,6 +384,8 @@ class Outbox:
                             await self.clock.sleep(wait)
                         finally:
                             self._waiting.pop(platform, None)
+                        # a send on its way may have been told to pause (a 429) meanwhile
+                        wait = limiter.paused_for()
                     problem = await self._resolve_refs(item, resolved)
                     if problem is not None:
                         results.append((item, problem))
@@ -391,24 +402,32 @@ class Outbox:
                         continue
                     task = asyncio.create_task(deliver(item, chat, group, charged),
                                                name=f"helpforce.outbox.{platform}.send")
+                    started.append(task)
                     flying.add(task)
                     task.add_done_callback(flying.discard)
                     last_in_chat[chat] = task
+                    self._in_flight[platform] += 1
+                    task.add_done_callback(lambda _: self._landed(platform))
                 if len(later) == len(pending) and flying:
                     # every row left waits for its chat: until one of those sends is answered
                     await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
                 pending = later
-            if flying:
-                await asyncio.gather(*flying)
-        except BaseException:
+        except asyncio.CancelledError:
+            # stopping: what is on its way is cancelled (an answered send is still recorded)
             for task in flying:
                 task.cancel()
             await asyncio.gather(*flying, return_exceptions=True)
             raise
         finally:
+            # a failure must not cut short the sends on their way (on Telegram or X a send
+            # cut short is left ``sending``, uncertain); they finish, then it is raised
+            outcomes = await asyncio.gather(*started, return_exceptions=True) if started else []
             flush()
             if recorded:
-                await asyncio.gather(*recorded)
+                await asyncio.shield(asyncio.gather(*recorded))
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
         return 0
 
     async def _resolve_refs(self, item: _Item, resolved: dict[int, str]) -> Exception | None:
@@ -592,6 +611,15 @@ _DUE = (
     "SELECT o.id, o.key, o.payload, o.attempts, o.message_row, o.question_id, m.kind "
     "FROM outbox o LEFT JOIN messages m ON m.id = o.message_row "
     "WHERE o.platform = ? AND o.state = 'pending' AND o.due_at <= ?"
+)
+
+
+#: the chat of an outbox row's payload, as :func:`_chat` says it
+_CHAT_SQL = (
+    "COALESCE(NULLIF(json_extract(o.payload, '$.dm_user'), ''), "
+    "CASE WHEN json_extract(o.payload, '$.conversation') LIKE 'dm:%' "
+    "THEN substr(json_extract(o.payload, '$.conversation'), 4) "
+    "ELSE json_extract(o.payload, '$.conversation') END)"
 )
 
 

@@ -34,6 +34,11 @@ GROUP_BURST = 1
 EPSILON = 1e-9
 
 
+#: a wait shorter than this is none: a float clock at 1.8e9 s moves in steps of ~2.4e-7 s, so
+#: sleeping it would not move a virtual clock at all
+TIME_DUST = 1e-6
+
+
 class TokenBucket:
     """``rate`` tokens per second, at most ``burst`` banked."""
 
@@ -127,8 +132,14 @@ class PlatformLimiter:
 
     def ready_in(self, chat: str, group: bool = False) -> float:
         """Seconds until a message to ``chat`` (into a group when ``group``) may go (0: now)."""
-        wait = max(0.0, self.paused_until - self.clock.now(), self.global_bucket.delay())
+        wait = max(self.paused_for(), self.global_bucket.delay())
         return max(wait, self.chat_ready_in(chat, group))
+
+    def paused_for(self) -> float:
+        """Seconds left of a pause told by the platform (0: none). A sleep until its end can
+        wake a hair before it (a clock adds the wait to its own reading): that is no wait."""
+        paused = self.paused_until - self.clock.now()
+        return paused if paused > TIME_DUST else 0.0
 
     def take(self, chat: str, group: bool = False) -> None:
         """A message to ``chat`` goes now (call :meth:`answered` when the platform answers)."""

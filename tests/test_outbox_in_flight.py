@@ -9,17 +9,19 @@ calls it is handling at once. Nothing is timed: the assertions are about overlap
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes.telegram import TOKEN, FakeTelegram
 from waiting import until
 
-from helpforce.adapter import Capabilities, SendResult
+from helpforce.adapter import Capabilities, SendResult, TransientError
 from helpforce.adapters.telegram import TelegramAdapterFactory, TelegramSettings
 from helpforce.clock import SystemClock, VirtualClock
 from helpforce.config.schema import RateLimit
@@ -241,3 +243,121 @@ async def test_requests_a_send_makes_first_count_when_it_is_let_go(tmp_path: Pat
     assert await first_wait(tmp_path / "a.db", knows_before=True) == pytest.approx(0.2)
     # told only after the answer, the second send would already be on its way at 0.1 s
     assert await first_wait(tmp_path / "b.db", knows_before=False) == pytest.approx(0.1)
+
+
+class Wire:
+    """A platform whose calls take a round trip of virtual time; scripted failures by text."""
+
+    platform = "p"
+
+    def __init__(self, clock: VirtualClock, *, idempotent: bool) -> None:
+        self.capabilities = Capabilities(idempotent_send=idempotent)
+        self.clock = clock
+        #: text -> seconds its call takes (default 0.05)
+        self.rtt: dict[str, float] = {}
+        #: text -> what its call raises
+        self.fail: dict[str, Exception] = {}
+        #: (when, text) of each call made
+        self.calls: list[tuple[float, str]] = []
+
+    async def start(self, sink: object, cursor: str | None) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def send(self, out: Outgoing) -> SendResult:
+        self.calls.append((self.clock.now(), out.text))
+        await self.clock.sleep(self.rtt.get(out.text, 0.05))
+        if out.text in self.fail:
+            raise self.fail.pop(out.text)
+        return SendResult(f"id-{out.text}")
+
+    def status(self) -> str:
+        return "connected"
+
+
+@asynccontextmanager
+async def wired(tmp_path: Path, limiter_args: dict[str, object], *, idempotent: bool
+                ) -> AsyncIterator[tuple[VirtualClock, Store, Wire, Outbox]]:
+    clock = VirtualClock(1_800_000_000.0)
+    store = Store(tmp_path / "hf.db")
+    await store.open()
+    wire = Wire(clock, idempotent=idempotent)
+    limiter = PlatformLimiter(clock=clock, **limiter_args)  # type: ignore[arg-type]
+    outbox = Outbox(store, {"p": wire}, {"p": limiter}, clock)
+    try:
+        yield clock, store, wire, outbox
+    finally:
+        await outbox.stop(drain=0)
+        await store.close()
+
+
+async def enqueue_p(store: Store, clock: VirtualClock, *texts: str) -> None:
+    async def step(tx: Tx) -> None:
+        for n, text in enumerate(texts):
+            insert_outbox(tx, Outgoing("p", f"dm:{n}", text, Visibility.PRIVATE, dm_user=str(n)),
+                          None, clock.now(), platform="p")
+
+    await store.transaction(step)
+
+
+async def run_until(clock: VirtualClock, done: Callable[[], Awaitable[bool]]) -> None:
+    """Let the outbox work, moving the virtual clock to the next sleeper's deadline whenever
+    the real tasks have had a moment, until ``done()``."""
+    for _ in range(500):
+        if await done():
+            return
+        await asyncio.sleep(0.01)
+        deadline = clock.next_deadline()
+        if deadline is not None:
+            clock.advance_to(max(deadline, clock.now()))
+    raise AssertionError("the outbox did not get there")
+
+
+async def states(store: Store) -> dict[str, str]:
+    rows = await store.fetchall("SELECT payload, state FROM outbox")
+    return {json.loads(r["payload"])["text"]: r["state"] for r in rows}
+
+
+async def test_a_pause_told_while_the_next_send_waits_holds_it(tmp_path: Path) -> None:
+    # 10/s: B waits 0.1 s for its token; meanwhile A's call is answered 429, retry after 2 s
+    async with wired(tmp_path, {"per_second": 10, "burst": 1, "per_chat_per_second": None,
+                                "in_flight": 2}, idempotent=True) as (clock, store, wire, ob):
+        wire.fail["A"] = TransientError("429 Too Many Requests", retry_after=2.0)
+        start = clock.now()
+        await enqueue_p(store, clock, "A", "B")
+        await ob.start(drain=0)
+
+        async def b_called() -> bool:
+            return any(text == "B" for _, text in wire.calls)
+
+        await run_until(clock, b_called)
+        b_at = next(at for at, text in wire.calls if text == "B")
+        assert b_at - start == pytest.approx(2.05)  # not 0.1: the pause holds it
+
+
+async def test_a_failure_reaches_the_dispatcher_after_the_other_sends_finish(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Telegram-like (rows marked sending first); recording A's result fails while B is on its
+    # way: B still finishes and is recorded, and the dispatcher recovers A (uncertain)
+    async with wired(tmp_path, {"per_second": 100, "burst": 10, "per_chat_per_second": None,
+                                "in_flight": 2}, idempotent=False) as (clock, store, wire, ob):
+        wire.rtt["B"] = 0.3
+        record = ob._record_many
+
+        async def failing_record(tx: Tx, results: list[Any]) -> None:
+            if any(item.out.text == "A" for item, _ in results):
+                raise RuntimeError("disk I/O error")
+            await record(tx, results)
+
+        ob._record_many = failing_record  # type: ignore[method-assign]
+        await enqueue_p(store, clock, "A", "B")
+        await ob.start(drain=0)
+
+        async def settled() -> bool:
+            return (await states(store)) == {"A": "uncertain", "B": "sent"}
+
+        await run_until(clock, settled)
+        assert "outbox pass failed" in caplog.text

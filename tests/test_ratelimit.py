@@ -20,7 +20,7 @@ from helpforce.adapters.local.adapter import LocalAdapter
 from helpforce.adapters.local.platform import LocalPlatform
 from helpforce.clock import VirtualClock
 from helpforce.models import Outgoing, Visibility
-from helpforce.outbox import Outbox
+from helpforce.outbox import Outbox, OutboxPolicy
 from helpforce.ratelimit import MAX_BUCKETS, PlatformLimiter
 from helpforce.store import Store, Tx
 
@@ -173,6 +173,17 @@ def test_a_pause_told_by_the_platform_holds_every_chat() -> None:
     assert limiter.chat_ready_in("42") == 0
     clock.advance_to(clock.now() + 5)
     assert limiter.ready_in("42") == 0 and limiter.ready_in(GROUP, True) == 0
+
+
+def test_a_sleep_that_ends_a_hair_before_a_pause_ends_it() -> None:
+    # at 1.8e9 s a float clock moves in steps of ~2.4e-7 s: what a sleep of the whole pause
+    # leaves of it is dust that no further sleep could move the clock past
+    clock = VirtualClock(START + 0.1)
+    limiter = PlatformLimiter(per_second=30, burst=30, per_chat_per_second=None, clock=clock)
+    limiter.pause(2.0)
+    clock.advance_to(limiter.paused_until - 2.4e-7)
+    assert clock.now() < limiter.paused_until
+    assert limiter.paused_for() == 0 and limiter.ready_in("42") == 0
 
 
 def test_memory_is_bounded_and_busy_buckets_are_kept() -> None:
@@ -342,6 +353,33 @@ async def test_a_group_backlog_larger_than_a_batch_does_not_hold_up_a_private_re
     await rig.settled(lambda: any(t == "customer answer" for _, t in rig.texts()))
     assert [t for _, t in rig.texts()] == ["g0", "customer answer"]
     assert rig.clock.now() - START < 1.0  # at once, not after the group's 300 messages
+
+
+async def test_a_private_chats_waiting_edits_do_not_fill_the_look_past_read(
+    tmp_path: Path,
+) -> None:
+    # a batch of 3: the private chat 9 must wait (it just had a message), and its offers'
+    # edits, addressed to dm:9, are more than a batch; the look past them must skip them all
+    clock = VirtualClock(START)
+    store = Store(tmp_path / "small.db")
+    await store.open()
+    adapter = Recorder(clock)
+    limiter = PlatformLimiter(per_second=30, burst=30, per_chat_per_second=1.0, clock=clock)
+    outbox = Outbox(store, {"local": adapter}, {"local": limiter}, clock,
+                    OutboxPolicy(batch=3))
+    rig = Rig(clock, store, adapter, outbox)
+    try:
+        await rig.enqueue(Outgoing("local", "dm:9", "offer", Visibility.PRIVATE, dm_user="9"))
+        await outbox.start()
+        await rig.settled(lambda: len(adapter.sent) == 1)
+        await rig.enqueue(*[Outgoing("local", "dm:9", f"offer, claimed {i}", Visibility.PUBLIC,
+                                     edit_of="dm:9:1") for i in range(6)],
+                          Outgoing("local", "5", "to 5", Visibility.PRIVATE))
+        await rig.settled(lambda: len(adapter.sent) == 2)
+        assert rig.texts() == [(0.0, "offer"), (0.0, "to 5")]
+    finally:
+        await outbox.stop(drain=0)
+        await store.close()
 
 
 async def test_the_outbox_tells_its_hooks_of_rate_limit_waits_and_retries(rig: Rig) -> None:
