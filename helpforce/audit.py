@@ -38,20 +38,24 @@ async def head(store: Store) -> tuple[int, str] | None:
 async def verify(store: Store, expect: Iterable[tuple[int, str]] = ()) -> Verdict:
     """Verify every event of ``store``'s log, its head row, and heads recorded elsewhere."""
     verifier = Verifier()
-    last = -1
-    while True:
-        rows = await store.fetchall(
-            "SELECT id, question_id, at, kind, actor, platform, data, hash, seal, salt "
-            "FROM events WHERE id > ? ORDER BY id LIMIT ?", (last, CHUNK))
-        for row in rows:
-            verifier.feed(tuple(row))
-        if len(rows) < CHUNK:
-            break
-        last = int(rows[-1][0])
     expected = list(expect)
     hashes: dict[int, str] = {}
-    for event_id, _ in expected:
-        found = await store.fetchone("SELECT hash FROM events WHERE id = ?", (event_id,))
-        if found is not None:
-            hashes[event_id] = str(found[0])
-    return verifier.finish(await head(store), expected, hashes)
+    # one state of the log: a daemon appending meanwhile must not look like a deletion
+    async with store.snapshot():
+        last: int | None = None  # no lower bound: an event forged with id 0 or below too
+        while True:
+            rows = await store.fetchall(
+                "SELECT id, question_id, at, kind, actor, platform, data, hash, seal, salt "
+                "FROM events WHERE ? IS NULL OR id > ? ORDER BY id LIMIT ?",
+                (last, last, CHUNK))
+            for row in rows:
+                verifier.feed(tuple(row))
+            if len(rows) < CHUNK:
+                break
+            last = int(rows[-1][0])
+        for event_id, _ in expected:
+            found = await store.fetchone("SELECT hash FROM events WHERE id = ?", (event_id,))
+            if found is not None:
+                hashes[event_id] = str(found[0])
+        recorded = await head(store)
+    return verifier.finish(recorded, expected, hashes)

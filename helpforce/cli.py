@@ -739,7 +739,7 @@ def purge(config_dir: str | None, db: str | None, older_than: str, dry_run: bool
         raise click.ClickException(f"{path}: no database here (pass --db)")
     plan = _run(_with_store(path, lambda s: preview(s, older_than=seconds, now=now)))
     cutoff = _time(plan.cutoff)
-    if dry_run or not plan.questions and not plan.events and not plan.messages:
+    if dry_run or not (plan.questions or plan.events or plan.messages or plan.outbox):
         if as_json:
             _json(plan.to_json())
         else:
@@ -750,8 +750,9 @@ def purge(config_dir: str | None, db: str | None, older_than: str, dry_run: bool
         return
     if not yes:
         click.confirm(f"Purge {len(plan.questions)} questions resolved before {cutoff} "
-                      f"({plan.messages} message texts, {plan.events} events' customer "
-                      "parts)? This cannot be undone", abort=True)
+                      f"({plan.messages} message texts, {plan.outbox} outbox payloads, "
+                      f"{plan.events} events' customer parts)? This cannot be undone",
+                      abort=True)
 
     async def run_purge() -> Any:
         async with Store(path) as store:

@@ -40,12 +40,12 @@ async def _chunks(
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """``table``'s rows in id order (up to id ``up_to``), a chunk at a time (an archive can
     be large)."""
-    last = -1
+    last: int | None = None  # no lower bound: a row with id 0 or below is exported too
     limit = "" if up_to is None else f" AND id <= {int(up_to)}"
     while True:
         rows = [dict(r) for r in await store.fetchall(
-            f"SELECT {columns} FROM {table} WHERE id > ?{limit} ORDER BY id LIMIT ?",
-            (last, _CHUNK))]
+            f"SELECT {columns} FROM {table} WHERE (? IS NULL OR id > ?){limit} "
+            "ORDER BY id LIMIT ?", (last, last, _CHUNK))]
         if rows:
             yield rows
         if len(rows) < _CHUNK:
@@ -69,12 +69,26 @@ class _Writer:
     def write(self, row: dict[str, Any]) -> None:
         self.count += 1
         if self._csv is not None:
-            self._csv.writerow({k: "" if v is None else v for k, v in row.items()})
+            self._csv.writerow({k: _cell(v) for k, v in row.items()})
         else:
             self._file.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
 
     def close(self) -> None:
         self._file.close()
+
+
+#: what makes a spreadsheet read a cell as a formula
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: a text a spreadsheet would run as a formula (a customer's handle can be
+    ``=HYPERLINK(...)``) starts with ``'``, so it stays text."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return value
 
 
 def _sha256(path: Path) -> str:

@@ -46,6 +46,9 @@ from helpforce.store.chain import PURGED_KIND, ranges, redact
 #: the questions a purge takes: resolved before the cutoff, not purged yet
 _DUE = ("SELECT id FROM questions WHERE state = 'resolved' AND resolved_at < :cutoff "
         "AND purged_at IS NULL")
+#: questions purged before: what was added to them since (a customer editing an old message,
+#: pressing an old button) is purged by the next purge whose cutoff it is older than
+_PURGED = "SELECT id FROM questions WHERE purged_at IS NOT NULL"
 #: outbox states in which a row's payload is never read again
 _FINISHED = "('sent', 'failed', 'dropped', 'uncertain')"
 
@@ -96,13 +99,16 @@ async def preview(store: Store, *, older_than: float, now: float) -> PurgeResult
     qids = [int(r[0]) for r in await store.fetchall(_DUE + " ORDER BY id", p)]
     res = PurgeResult(cutoff, True, qids)
     res.messages = await _count(store, "SELECT COUNT(*) FROM messages WHERE "
-                                f"(question_id IN ({_DUE}) OR (question_id IS NULL AND "
-                                "at < :cutoff)) AND text != ''", p)
+                                f"(question_id IN ({_DUE}) OR ((question_id IS NULL OR "
+                                f"question_id IN ({_PURGED})) AND at < :cutoff)) "
+                                "AND text != ''", p)
     res.outbox = await _count(store, f"SELECT COUNT(*) FROM outbox WHERE state IN {_FINISHED} "
-                              f"AND (question_id IN ({_DUE}) OR (question_id IS NULL AND "
-                              "created_at < :cutoff)) AND payload != '{}'", p)
+                              f"AND (question_id IN ({_DUE}) OR ((question_id IS NULL OR "
+                              f"question_id IN ({_PURGED})) AND created_at < :cutoff)) "
+                              "AND payload != '{}'", p)
     res.events = await _count(store, "SELECT COUNT(*) FROM events WHERE salt IS NOT NULL AND "
-                              f"(question_id IN ({_DUE}) OR (question_id IS NULL AND "
+                              f"(question_id IN ({_DUE}) OR ((question_id IS NULL OR "
+                              f"question_id IN ({_PURGED})) AND "
                               "at < :cutoff))", p)
     return res
 
@@ -126,7 +132,8 @@ async def purge(store: Store, *, older_than: float, now: float) -> PurgeResult:
             f"SELECT DISTINCT platform, customer_id FROM questions WHERE id IN ({_DUE})", p)]
         sealed = await tx.fetchall(
             "SELECT id, actor, data FROM events WHERE salt IS NOT NULL AND "
-            f"(question_id IN ({_DUE}) OR (question_id IS NULL AND at < :cutoff))", p)
+            f"(question_id IN ({_DUE}) OR ((question_id IS NULL OR "
+            f"question_id IN ({_PURGED})) AND at < :cutoff))", p)
         redacted = []
         for event_id, actor, data in sealed:
             public_actor, public_data = redact(actor, data)
@@ -139,14 +146,15 @@ async def purge(store: Store, *, older_than: float, now: float) -> PurgeResult:
             "UPDATE messages SET text = '', "
             "author_id = CASE WHEN staff_id IS NULL THEN NULL ELSE author_id END, "
             "conversation = CASE WHEN visibility = 'private' THEN '' ELSE conversation END "
-            f"WHERE question_id IN ({_DUE})", p)
+            f"WHERE question_id IN ({_DUE}) OR (question_id IN ({_PURGED}) AND at < :cutoff "
+            "AND text != '')", p)
         res.messages += await tx.execute(
             "UPDATE messages SET text = '' WHERE question_id IS NULL AND at < :cutoff "
             "AND text != ''", p)
         res.outbox = await tx.execute(
             f"UPDATE outbox SET payload = '{{}}' WHERE state IN {_FINISHED} AND "
-            f"(question_id IN ({_DUE}) OR (question_id IS NULL AND created_at < :cutoff)) "
-            "AND payload != '{}'", p)
+            f"(question_id IN ({_DUE}) OR ((question_id IS NULL OR "
+            f"question_id IN ({_PURGED})) AND created_at < :cutoff)) AND payload != '{{}}'", p)
         for table in ("pending", "deep_links"):
             await tx.execute(f"DELETE FROM {table} WHERE question_id IN ({_DUE})", p)
         if customers:

