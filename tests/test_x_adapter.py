@@ -6,6 +6,7 @@ is handed (the adapter's contract: a batch and the cursor that confirms it).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ pytest.importorskip("tweepy")
 pytest.importorskip("aiohttp", minversion="3.12")
 
 from fakes.x import BRAND_ID, FakeX, Limits  # noqa: E402
+from fakes.x import Clock as FakeClock  # noqa: E402
 from waiting import until  # noqa: E402
 
 from helpforce.adapter import (  # noqa: E402
@@ -137,17 +139,23 @@ async def test_a_dm_to_someone_who_does_not_accept_them_is_unreachable(
     assert x.sent_dms[-1].recipient_id == ALICE and x.sent_dms[-1].text == "Hi Alice"
 
 
-async def test_server_errors_are_transient_and_a_lost_answer_is_uncertain(
+async def test_server_errors_and_a_lost_answer_are_uncertain(
     x: FakeX, adapter: XAdapter
 ) -> None:
+    # X may fail a request after it posted: a send has no idempotency key, so a 5xx is not
+    # safe to repeat (it would post twice, or fail as a duplicate of a public answer)
     asked = x.tweet(ALICE, "@helpforce hello")
-    x.fail(POST, 503)
-    with pytest.raises(TransientError):
+    x.fail(POST, 503, applied=True)
+    with pytest.raises(UncertainError):
         await adapter.send(reply("One moment ^JD", asked))
+    assert [p.body for p in x.posted] == ["One moment ^JD"]
+    x.fail(POST, 503)
+    with pytest.raises(UncertainError):
+        await adapter.send(reply("One more moment ^JD", asked))
     x.fail(POST, drop=True)  # X posts it, and the answer is lost on the way
     with pytest.raises(UncertainError):
         await adapter.send(reply("One moment please ^JD", asked))
-    assert [p.body for p in x.posted] == ["One moment please ^JD"]
+    assert [p.body for p in x.posted] == ["One moment ^JD", "One moment please ^JD"]
 
 
 async def test_a_spent_budget_or_a_429_sets_the_message_aside_until_the_reset(
@@ -289,3 +297,59 @@ def test_x_settings_errors_point_at_the_file_and_line(tmp_path: Any) -> None:
     with pytest.raises(ConfigErrors) as err:
         load_config(tmp_path, env={}, factories={"x": XAdapterFactory()})
     assert "helpforce.yaml:4" in str(err.value) and "requests" in str(err.value)
+
+
+async def test_a_source_that_keeps_failing_does_not_keep_the_others_from_being_read(
+    x: FakeX,
+) -> None:
+    # an app without DM access: every read of DMs is refused; mentions still come in
+    x.user(ALICE, "alice")
+    x.fail("GET /2/dm_events", 403, times=10**6, detail="not permitted to access DMs")
+    sink = Sink()
+    adapter = await started(x, sink)
+    try:
+        await read(adapter)  # the first read of mentions notes where X stands
+        asked = x.tweet(ALICE, "@helpforce my order is late")
+        await read(adapter)
+        assert str(asked) in [e.message_id for e in sink.inbound]
+        assert adapter.status().startswith("failing: dms: ")
+    finally:
+        await adapter.stop()
+
+
+class _Clock:
+    """The adapter's clock, on the fake's: days pass when the test says so."""
+
+    def __init__(self, fake: FakeClock) -> None:
+        self.fake = fake
+
+    def now(self) -> float:
+        return self.fake()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(min(max(seconds, 0.0), 0.05))
+
+
+async def test_a_search_quiet_for_more_than_7_days_still_finds_new_posts() -> None:
+    # search/recent answers 400 to a since_id older than its 7 days: the adapter asks from 7
+    # days ago at the oldest (nothing older can be read there)
+    clock = FakeClock()
+    async with FakeX(clock=clock, limits={}) as x:
+        x.user(ALICE, "alice")
+        x.tweet(ALICE, "acmetv is great")
+        sink = Sink()
+        s = XSettings(api_base=x.base_url, poll_interval=3600, dms=False, mentions=False,
+                      follow_conversations=0, searches=("acmetv",))
+        adapter = XAdapterFactory().create(s, clock=_Clock(clock), env=env_for(x))
+        assert isinstance(adapter, XAdapter)
+        await adapter.start(sink, None)
+        try:
+            await until(lambda: adapter.status() != "connecting", TIMEOUT)
+            await read(adapter)  # notes where the search stands
+            clock.advance(8 * 86400)
+            post = x.tweet(ALICE, "acmetv broke after the update")
+            await read(adapter)
+            assert [e.message_id for e in sink.inbound] == [str(post)]
+            assert adapter.status() == "connected"
+        finally:
+            await adapter.stop()

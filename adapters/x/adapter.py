@@ -130,6 +130,8 @@ class XAdapter:
         self._followed: dict[str, float] = {}
         #: source -> when it is next read
         self._due: dict[str, float] = {}
+        #: sources whose last read failed: (failures in a row, why)
+        self._failing: dict[str, tuple[int, str]] = {}
         self._wake = asyncio.Event()
         #: posts and events that could not be normalised (logged by id, then skipped)
         self.skipped = 0
@@ -220,10 +222,23 @@ class XAdapter:
                     try:
                         await self._read(source)
                         self._due[source] = self.clock.now() + self._interval(source)
+                        self._failing.pop(source, None)
                     except _Wait as wait:
                         log.info("x: %s waits %.0f s (%s)", source, wait.seconds, wait)
                         self._due[source] = self.clock.now() + wait.seconds
-                self._state = "connected"
+                    except (asyncio.CancelledError, tweepy.Unauthorized):
+                        raise
+                    except Exception as exc:
+                        # this source alone backs off: the others are read on time (an app
+                        # without DM access must not keep mentions from being read)
+                        n = self._failing[source][0] + 1 if source in self._failing else 1
+                        self._failing[source] = (n, _describe(exc))
+                        delay = min(_BACKOFF_MAX, 2.0 ** min(n, 10)) * random.uniform(0.5, 1)
+                        self._due[source] = self.clock.now() + delay
+                        log.warning("x: reading %s failed (%s); again in %.0f s", source,
+                                    _describe(exc), delay)
+                self._state = "connected" if not self._failing else "failing: " + "; ".join(
+                    f"{s}: {why}" for s, (_, why) in sorted(self._failing.items()))
                 self.reads = ticket
                 failures = 0
             except asyncio.CancelledError:
@@ -384,8 +399,7 @@ class XAdapter:
             tweets, users, top = await self._pages(
                 "search", self.client.search_recent_tweets, "next_token", query=query,
                 max_results=100, expansions=["author_id"], tweet_fields=TWEET_FIELDS,
-                user_fields=["username"], user_auth=True,
-                **({"since_id": since} if since else {}),
+                user_fields=["username"], user_auth=True, **self._search_since(since),
             )
             posts.extend(self._posts(tweets, users, follow=False))
             newest = max(newest, _int(top))
@@ -407,10 +421,19 @@ class XAdapter:
         tweets, users, newest = await self._pages(
             "search", self.client.search_recent_tweets, "next_token", query=full,
             max_results=100, expansions=["author_id"], tweet_fields=TWEET_FIELDS,
-            user_fields=["username"], user_auth=True, **({"since_id": since} if since else {}),
+            user_fields=["username"], user_auth=True, **self._search_since(since),
         )
         await self._deliver(self._posts(tweets, users, follow=True),
                             **{source: newest or since})
+
+    def _search_since(self, since: str | None) -> dict[str, str]:
+        """``since_id`` for search/recent, which answers 400 to one older than its 7 days:
+        at least the id of a post made 7 days ago (less a margin). Nothing older can be
+        read there anyway; a quiet search or a long-followed conversation keeps working."""
+        if not since:
+            return {}
+        oldest = snowflake_at(self.clock.now() - SEARCH_WINDOW + 600)
+        return {"since_id": str(max(_int(since), oldest))}
 
     def _posts(self, tweets: Sequence[dict[str, Any]], users: dict[str, str], *,
                follow: bool) -> list[Inbound]:
@@ -625,6 +648,17 @@ def _reset(headers: Any) -> float | None:
     return _float(headers.get("x-rate-limit-reset"))
 
 
+#: how far back search/recent reads (seconds)
+SEARCH_WINDOW = 7 * 86400
+#: X's snowflake epoch (ms): an id's top bits are its milliseconds since then
+TWEPOCH_MS = 1288834974657
+
+
+def snowflake_at(t: float) -> int:
+    """The smallest X id of a post made at ``t`` (seconds since the Unix epoch)."""
+    return max(0, int(t * 1000) - TWEPOCH_MS) << 22
+
+
 def _float(value: Any) -> float | None:
     try:
         return float(value)
@@ -653,5 +687,7 @@ def _classify(exc: tweepy.HTTPException, private: bool) -> AdapterError:
     if isinstance(exc, tweepy.Unauthorized):
         return PermanentError(f"X refused the brand account's credentials ({message})")
     if isinstance(exc, tweepy.TwitterServerError) or status >= 500:
-        return TransientError(f"X {status}: {message}")
+        # X can fail a request after it made the post or sent the DM, and a send has no
+        # idempotency key: sending it again could say it twice
+        return UncertainError(f"X {status} after the request: it may have gone ({message})")
     return PermanentError(f"X {status}: {message}")
