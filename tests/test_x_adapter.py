@@ -23,7 +23,6 @@ from waiting import until  # noqa: E402
 from helpforce.adapter import (  # noqa: E402
     NotNow,
     PermanentError,
-    TransientError,
     UncertainError,
     Unreachable,
 )
@@ -351,5 +350,36 @@ async def test_a_search_quiet_for_more_than_7_days_still_finds_new_posts() -> No
             await read(adapter)
             assert [e.message_id for e in sink.inbound] == [str(post)]
             assert adapter.status() == "connected"
+        finally:
+            await adapter.stop()
+
+
+async def test_a_backlog_longer_than_a_budget_window_gets_through_a_window_at_a_time() -> None:
+    # 250 DMs are three pages of 100; the budget allows two reads per 15 minutes: the sweep
+    # that had to wait goes on from its third page in the next window
+    clock = FakeClock()
+    async with FakeX(clock=clock, limits={}) as x:
+        x.user(ALICE, "alice")
+        x.allow_dms(BRAND_ID, ALICE)
+        sink = Sink()
+        s = XSettings(api_base=x.base_url, poll_interval=3600, mentions=False,
+                      follow_conversations=0,
+                      budgets={"dm_events": {"requests": 2, "per": "15m"}})
+        adapter = XAdapterFactory().create(s, clock=_Clock(clock), env=env_for(x))
+        assert isinstance(adapter, XAdapter)
+        await adapter.start(sink, None)
+        try:
+            await until(lambda: adapter.status() != "connecting", TIMEOUT)
+            await read(adapter)  # notes where the DMs stand
+            for i in range(250):
+                x.dm(ALICE, BRAND_ID, f"message {i}")
+                clock.advance(1)
+            windows = 0
+            while len(sink.inbound) < 250 and windows < 6:
+                clock.advance(901)
+                windows += 1
+                await read(adapter)
+            assert [e.text for e in sink.inbound] == [f"message {i}" for i in range(250)]
+            assert windows == 2
         finally:
             await adapter.stop()

@@ -132,6 +132,9 @@ class XAdapter:
         self._due: dict[str, float] = {}
         #: sources whose last read failed: (failures in a row, why)
         self._failing: dict[str, tuple[int, str]] = {}
+        #: listings whose sweep waits for its budget part-way: what was read so far
+        self._sweeps: dict[str, tuple[list[dict[str, Any]], dict[str, str], str | None,
+                                      str]] = {}
         self._wake = asyncio.Event()
         #: posts and events that could not be normalised (logged by id, then skipped)
         self.skipped = 0
@@ -315,13 +318,28 @@ class XAdapter:
                      token_param: str, stop: Callable[[list[dict[str, Any]]], bool] | None = None,
                      **kwargs: Any) -> tuple[list[dict[str, Any]], dict[str, str], str | None]:
         """Every page of a listing (newest first): its items, the users of its includes, and
-        the newest id (``meta.newest_id``, or the first item's)."""
+        the newest id (``meta.newest_id``, or the first item's).
+
+        A sweep that must wait for its budget part-way goes on from where it stopped when it
+        is read again with the same arguments (the pages read so far are kept): a backlog
+        longer than one budget window still gets through, a window at a time."""
+        key = json.dumps([budget, token_param, sorted((k, str(v)) for k, v in kwargs.items())])
         items: list[dict[str, Any]] = []
         users: dict[str, str] = {}
         newest: str | None = None
         token: str | None = None
+        if key in self._sweeps:
+            items, users, newest, token = self._sweeps.pop(key)
         while True:
-            page = await self._call(budget, fn, **kwargs, **({token_param: token} if token else {}))
+            try:
+                page = await self._call(budget, fn, **kwargs,
+                                        **({token_param: token} if token else {}))
+            except _Wait:
+                if token is not None:
+                    if len(self._sweeps) >= MAX_SWEEPS:
+                        self._sweeps.clear()
+                    self._sweeps[key] = (items, users, newest, token)
+                raise
             data = page.get("data") or []
             if not isinstance(data, list):
                 data = []
@@ -648,6 +666,8 @@ def _reset(headers: Any) -> float | None:
     return _float(headers.get("x-rate-limit-reset"))
 
 
+#: sweeps kept waiting for their budget at once (one per listing; a few in practice)
+MAX_SWEEPS = 64
 #: how far back search/recent reads (seconds)
 SEARCH_WINDOW = 7 * 86400
 #: X's snowflake epoch (ms): an id's top bits are its milliseconds since then
