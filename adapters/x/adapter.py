@@ -21,10 +21,14 @@ conversation ``"dm:<user id>"``. The brand's own posts and messages are not read
 Out: a public message is a post replying to ``reply_to`` (X puts the replied-to handles in
 front by itself); a private one is a DM. A deep link (``Outgoing.deep_link``) is X's DM
 compose link to the brand account: a customer who does not accept DMs from us can open it.
-Errors: a spent budget or a 429 sets the message aside until the reset (``NotNow``); 5xx and
-connections that could not be made are transient; 403 on a DM is ``Unreachable``; duplicate
-content, a deleted post, too long are permanent; a connection lost after a post was sent is
-uncertain (X has no idempotency key).
+Errors: a spent budget or a 429 sets the message aside until the reset (``NotNow``); a
+connection that could not be made is transient; 403 on a DM is ``Unreachable``; duplicate
+content, a deleted post, too long are permanent; a 5xx, or a connection lost after the
+request went out, is uncertain (X may have posted it, and has no idempotency key).
+
+A source that fails backs off alone (the others are read on time; ``status()`` names it); a
+sweep that waits for its budget part-way goes on from its next page; search/recent is asked
+from 7 days ago at the oldest (it refuses an older ``since_id``).
 """
 
 from __future__ import annotations
