@@ -155,7 +155,8 @@ class Desk:
             on_change=lambda p, u, ok: self._routing().reach_changed(p, u, ok))
 
     async def open(self) -> None:
-        """Read what staff said about themselves (/on, /away, /off) before the first step."""
+        """Read what staff said about themselves (/on, /away, /off) before the first step;
+        offboard staff who left the roster while the desk was down."""
         for r in await self.store.fetchall("SELECT staff_id, status FROM presence"):
             if r[1] in STATUSES:
                 self.router.status[r[0]] = r[1]
@@ -165,6 +166,21 @@ class Desk:
         ):
             if self.config.roster.by_account(r[0], r[1]) is not None:
                 self.reach.put(r[0], r[1], False)
+        # a roster edit made while the daemon was stopped is no live edit: their claims are
+        # offered again now, as a reload would have
+        gone = sorted({str(r[0]) for r in await self.store.fetchall(
+            "SELECT DISTINCT claimed_by FROM questions WHERE state = ? "
+            "AND claimed_by IS NOT NULL", (State.CLAIMED.value,),
+        )} - {s.id for s in self.config.roster.staff})
+        if gone:
+            async def offboard(tx: Tx) -> None:
+                st = _Step(tx, self.clock.now())
+                for staff_id in gone:
+                    await self._offboard(st, staff_id)
+                await self._write_timers(st)
+
+            await self.store.transaction(offboard)
+            log.info("offboarded %d staff no longer on the roster", len(gone))
 
     def _routing(self) -> Router:
         """The router for the configuration in force (rebuilt when it was replaced)."""
@@ -699,9 +715,10 @@ class Desk:
             await st.tx.execute(
                 "UPDATE questions SET dm_conversation = ? WHERE id = ?", (e.conversation, q.id)
             )
-        if q.state not in CLAIMABLE_STATES:
-            # the customer waits for a response again: the deadlines apply again
-            self._rearm(st, q, reopened=q.state is State.RESOLVED)
+        # the customer waits for a response again: the deadlines apply again (a deadline
+        # already running stays as it is; an unclaimed question, released after its answer
+        # say, gets one too, or nobody would be told it waits)
+        self._rearm(st, q, reopened=q.state is State.RESOLVED)
         if q.state is State.RESOLVED:
             holder = self.config.roster.get(q.last_answer_by) if q.last_answer_by else None
             self._event(st, q.id, EventKind.REOPENED, actor=e.author.key, platform=e.platform)
@@ -1020,15 +1037,18 @@ class Desk:
                     seconds_left=left)
 
     async def _on_lease(self, st: _Step, q: Q, data: dict[str, Any]) -> None:
-        holder = self._lease_holder(q, data)
-        if holder is None:
+        if q.state is not State.CLAIMED or q.claimed_by != data.get("staff"):
             return
-        self._event(st, q.id, EventKind.LEASE_EXPIRED, actor=None, staff=holder.id)
+        # released even if its holder has left the roster meanwhile (then nobody is told)
+        staff_id = q.claimed_by or ""
+        holder = self.config.roster.get(staff_id)
+        self._event(st, q.id, EventKind.LEASE_EXPIRED, actor=None, staff=staff_id)
         await self._set(st, q, State.OFFERED, claimed_by=None)
         if st.loads is not None:
-            st.loads[holder.id] = max(0, st.loads.get(holder.id, 0) - 1)
-        self._notify_staff(st, holder, q, texts.lease_expired(q.id))
-        await self._offer(st, q, await self._root_text(st, q), exclude=[holder.id])
+            st.loads[staff_id] = max(0, st.loads.get(staff_id, 0) - 1)
+        if holder is not None:
+            self._notify_staff(st, holder, q, texts.lease_expired(q.id))
+        await self._offer(st, q, await self._root_text(st, q), exclude=[staff_id])
         await self._save_state(st, q)
 
     async def _on_first_response(self, st: _Step, q: Q, data: dict[str, Any]) -> None:
@@ -1219,7 +1239,7 @@ class Desk:
             self._private_notice(st, e, staff, q.id, f"#{q.id} cannot be claimed now ({q.state}).")
 
     async def _claim(self, st: _Step, e: Inbound, staff: StaffMember, q: Q, _: str) -> None:
-        if q.claimed_by == staff.id:
+        if q.claimed_by == staff.id and q.state in HELD_STATES:
             self._private_notice(st, e, staff, q.id, f"You already hold #{q.id}.")
             return
         load = (await self._loads(st)).get(staff.id, 0)
@@ -1943,9 +1963,21 @@ class Desk:
                             reason="resolved before the customer opened the private chat; "
                                    "the private messages waiting for it were dropped")
         if holder_before and q.claimed_by != holder_before:
-            # a stopped reply waits only while its author holds the question
+            # a stopped reply waits only while its author holds the question; so does a
+            # private message of theirs held until the customer opens the private chat (the
+            # new holder answers: delivered later, it would be a second answer)
             await st.tx.execute("DELETE FROM pending WHERE question_id = ? AND staff_id = ?",
                                 (q.id, holder_before))
+            dropped = await st.tx.execute(
+                "UPDATE outbox SET state = 'dropped', last_error = ? WHERE question_id = ? "
+                "AND state = 'held' AND message_row IN "
+                "(SELECT id FROM messages WHERE question_id = ? AND staff_id = ?)",
+                (f"{holder_before} no longer holds the question", q.id, q.id, holder_before))
+            if dropped:
+                self._event(st, q.id, EventKind.IGNORED, platform=q.platform, dropped=dropped,
+                            staff=holder_before,
+                            reason="the private messages of its previous holder, waiting for "
+                                   "the customer to open the private chat, were dropped")
         if state is State.RESOLVED:
             await self._clear_timers(st, q.id)
         elif state is State.CLAIMED and q.claimed_by and (

@@ -681,3 +681,61 @@ def test_offers_undone_by_a_rollback_leave_fairness_as_it_was(example_config: Co
     assert set(ids(everyone - 3)) == set(ids(everyone)) - set(offered_a)
     assert set(offered_b) <= set(ids(everyone - 3))
     assert all(sid not in router.last_offered for sid in offered_b)
+
+
+# -- found by a review: a roster edit across a restart, a follow-up after a release, a claim of
+# -- a resolved question
+
+async def test_staff_removed_while_the_daemon_was_down_are_offboarded_at_start(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(NOON)
+    local = LocalPlatform()
+    async with DeskHarness(make_config(tmp_path), tmp_path / "hf.db", clock=clock,
+                           local=local) as h:
+        h.customer("cust1", "help", "my tv is broken")
+        await Run(h, clock).settle()
+        h.staff("u-cho", "/claim 1")
+        await Run(h, clock).settle()
+        assert (await h.question(1))["claimed_by"] == "cho"
+    # cho leaves the roster while the daemon is stopped: no live edit will say so
+    config = make_config(tmp_path / "v2", staff=[s for s in STAFF if s["id"] != "cho"])
+    async with DeskHarness(config, tmp_path / "hf.db", clock=clock, local=local) as h:
+        run = Run(h, clock)
+        await run.settle()
+        q = await h.question(1)
+        # offered again (here to the leads: nobody else on that route is on shift)
+        assert q["state"] in ("offered", "escalated") and q["claimed_by"] is None
+        released = await run.events(1, "released")
+        assert [e["reason"] for e in released] == ["removed from the roster"]
+
+
+async def test_a_follow_up_on_a_question_released_after_its_answer_gets_a_deadline(
+    run: Run,
+) -> None:
+    run.h.customer("cust1", "help", "refund please")  # billing: a first response in 10 min
+    await run.settle()
+    run.h.staff("u-ana", "/answer 1 Refund is on its way")
+    await run.settle()
+    run.h.staff("u-ana", "/release 1")
+    await run.settle()
+    await run.later(3600)  # the waves are over; nobody claims it
+    before = len(await run.events(1, "escalated"))
+    run.h.customer("cust1", "help", "it did not arrive, I am still waiting")
+    await run.settle()
+    await run.later(3600)
+    assert len(await run.events(1, "escalated")) > before
+
+
+async def test_claiming_a_resolved_question_says_it_is_resolved_to_its_last_holder(
+    run: Run,
+) -> None:
+    run.h.customer("cust1", "help", "refund please")
+    await run.settle()
+    run.h.staff("u-ana", "/answer 1 done")
+    await run.settle()
+    run.h.staff("u-ana", "/resolve 1")
+    await run.settle()
+    run.h.staff("u-ana", "/claim 1")
+    await run.settle()
+    assert run.dm("u-ana")[-1] == "#1 is already resolved."

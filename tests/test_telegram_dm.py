@@ -290,3 +290,34 @@ def _count(desk: TelegramDesk, sql: str) -> int:
         return int(conn.execute(sql).fetchone()[0])
     finally:
         conn.close()
+
+
+async def test_a_takeover_drops_the_previous_holders_reply_waiting_for_the_private_chat(
+    tg: FakeTelegram, desk: TelegramDesk
+) -> None:
+    # Priya's private message waits for Carol to open the chat; Jordan (lead) takes the
+    # question over and answers: Carol gets Jordan's answer, not Priya's as a second one
+    tg.user(CAROL, "Carol", "carol", started=False)
+    await _claimed_group_question(tg, CAROL, "@helpforce_bot my order never arrived")
+    tg.user_says(PRIYA, "/dm 1 Please send your order number here")
+    public = await tg.wait_sent(in_chat(GROUP))
+    link = LINK.search(public.text)
+    assert link is not None, public.text
+    await tg.wait_sent(in_chat(PRIYA, starts="#1: @carol has to open the private chat"))
+    tg.user_says(JORDAN, "/takeover 1")
+    await tg.wait_sent(in_chat(PRIYA, has="taken over"))
+    q = await desk.question_where(1, lambda q: "ignored" in kinds(q))
+    tg.user_says(JORDAN, "/answer 1 I refunded you, nothing else is needed")
+    await desk.question_where(1, lambda q: kinds(q).count("answered") >= 2)
+    tg.user_says(CAROL, f"/start {link[1]}")
+    await tg.wait_sent(in_chat(CAROL, has="refunded"))
+    assert [t for t in sent_to(tg, CAROL) if "order number" in t] == []
+    conn = sqlite3.connect(desk.app.db_path)
+    try:
+        states = [r[0] for r in conn.execute(
+            "SELECT state FROM outbox WHERE payload LIKE '%order number%' "
+            "AND json_extract(payload, '$.dm_user') IS NOT NULL")]
+    finally:
+        conn.close()
+    assert states == ["dropped"]
+    assert q["claimed_by"] == "jdiaz"  # the takeover, when Priya's message was dropped
