@@ -100,9 +100,11 @@ class DeskHarness:
             consumed = not await self.local.has_inbound_after(cursor)
             outbox = self.app.outbox
             if consumed and (outbox is None or await outbox.backlog(due=True) == 0):
-                # one more look: a commit may have queued rows just now
+                # one more look: a commit may have queued rows just now; and the dispatchers
+                # must be waiting (a test that moves the clock while one is still between its
+                # last read and its sleep would leave that sleep behind the clock)
                 await asyncio.sleep(0)
-                if outbox is None or await outbox.backlog(due=True) == 0:
+                if outbox is None or (await outbox.backlog(due=True) == 0 and outbox.idle):
                     return
             await asyncio.sleep(0.005)
         raise TimeoutError("the desk did not settle")
