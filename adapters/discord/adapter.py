@@ -65,6 +65,10 @@ from helpforce.models import Account, Inbound, InboundKind, Outgoing, Visibility
 from . import PLATFORM, DiscordSettings
 
 log = logging.getLogger(__name__)
+# discord.py logs gateway payloads and REST bodies at DEBUG: customer texts among them
+for _name in ("discord.gateway", "discord.http", "discord.client", "discord.state"):
+    if logging.getLogger(_name).level < logging.INFO:  # NOTSET included
+        logging.getLogger(_name).setLevel(logging.INFO)
 
 MAX_TEXT = 2000
 #: Discord: an interaction token is valid for 15 minutes
@@ -99,8 +103,16 @@ class DiscordAdapter:
         if settings.staff_channel:
             self._watched.add(int(settings.staff_channel))
         self._staff_channel = int(settings.staff_channel) if settings.staff_channel else None
-        self._queue: asyncio.Queue[Inbound] = asyncio.Queue()
+        #: events for the desk, each with the (watched channel, message id) it confirms
+        self._queue: asyncio.Queue[tuple[Inbound, tuple[str, int] | None]] = asyncio.Queue()
+        #: the committed cursor: per watched channel, the last message the desk has
         self._last: dict[str, int] = {}
+        #: the newest message handed to the desk per channel (the cursor once read back)
+        self._seen: dict[str, int] = {}
+        #: channels being read back after a new session: their cursor stays until that ends
+        self._reading_back: set[str] = set()
+        #: True while the feeder hands a batch to the desk
+        self._feeding = False
         self._interactions: OrderedDict[str, tuple[discord.Interaction, float]] = OrderedDict()
         #: (channel, customer) -> the private thread standing in for their closed DMs
         self._private_threads: dict[tuple[str, str], int] = {}
@@ -128,6 +140,7 @@ class DiscordAdapter:
         _use_urls(self.settings)
         self._sink = sink
         self._last = _parse_cursor(cursor)
+        self._seen = dict(self._last)
         self._state = "connecting"
         try:
             await self.client.login(self._token)
@@ -141,8 +154,15 @@ class DiscordAdapter:
         self._gateway = asyncio.create_task(self._connect(),
                                             name="helpforce.adapter.discord.gateway")
 
-    async def stop(self) -> None:
+    async def stop(self, drain: float = 5.0) -> None:
         await self.client.close()
+        # what is queued (DMs, thread messages, presses, edits cannot be read back) goes to
+        # the desk first, for up to ``drain`` seconds
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain
+        while (self._feeder is not None and not self._feeder.done()
+               and (self._feeding or not self._queue.empty()) and loop.time() < deadline):
+            await asyncio.sleep(0.01)
         for task in (self._gateway, self._feeder, *self._tasks):
             if task is not None and not task.done():
                 task.cancel()
@@ -259,7 +279,9 @@ class DiscordAdapter:
                         type(exc).__name__)
             return
         if event is not None:
-            self._queue.put_nowait(event)
+            watched = self._watched_id(message.channel)
+            self._queue.put_nowait(
+                (event, (str(watched), message.id) if watched is not None else None))
 
     def _normalise(self, message: discord.Message) -> Inbound | None:
         me = self.client.user
@@ -289,8 +311,6 @@ class DiscordAdapter:
             # a thread started from a message has that message's id: working in a
             # question's thread answers that question
             reply_to = f"{channel.parent_id}:{channel.id}"
-        if watched is not None:
-            self._last[str(watched)] = max(self._last.get(str(watched), 0), message.id)
         if (self._staff_channel is not None and watched == self._staff_channel
                 and text.startswith(self.settings.note_prefix)):
             text = "/note " + text[len(self.settings.note_prefix):].strip()
@@ -329,12 +349,12 @@ class DiscordAdapter:
             return  # our own edits, embeds resolving, pins: nothing a person said
         ref = f"{payload.channel_id}:{payload.message_id}"
         stamp = data.get("edited_timestamp") or ""
-        self._queue.put_nowait(Inbound(
+        self._queue.put_nowait((Inbound(
             platform=PLATFORM, message_id=f"{ref}:edit:{stamp}",
             author=Account(PLATFORM, str(author["id"]), str(author.get("username", ""))),
             conversation=str(payload.channel_id), visibility=Visibility.PUBLIC,
             text=str(data.get("content", "")), reply_to=ref, kind=InboundKind.EDIT,
-        ))
+        ), None))
 
     async def _press(self, interaction: discord.Interaction) -> None:
         if interaction.type is not discord.InteractionType.component:
@@ -354,14 +374,14 @@ class DiscordAdapter:
         message = interaction.message
         channel_id = interaction.channel_id or 0
         private = interaction.guild_id is None
-        self._queue.put_nowait(Inbound(
+        self._queue.put_nowait((Inbound(
             platform=PLATFORM, message_id=key,
             author=Account(PLATFORM, str(interaction.user.id), interaction.user.name),
             conversation=str(channel_id),
             visibility=Visibility.PRIVATE if private else Visibility.PUBLIC,
             reply_to=f"{channel_id}:{message.id}" if message is not None else None,
             kind=InboundKind.ACTION, data=custom_id, at=self.clock.now(),
-        ))
+        ), None))
 
     def _expire_interactions(self) -> None:
         now = time.monotonic()
@@ -374,10 +394,20 @@ class DiscordAdapter:
     async def _feed(self, sink: InboundSink) -> None:
         """Hand queued events to the desk in batches, with the cursor that confirms them."""
         while True:
-            batch = [await self._queue.get()]
-            while not self._queue.empty() and len(batch) < 200:
-                batch.append(self._queue.get_nowait())
-            cursor = json.dumps(self._last, sort_keys=True) if self._last else None
+            items = [await self._queue.get()]
+            self._feeding = True
+            while not self._queue.empty() and len(items) < 200:
+                items.append(self._queue.get_nowait())
+            batch = [event for event, _ in items]
+            # the cursor confirms this batch, not what is still queued; a channel being read
+            # back keeps its cursor until it has been read to the end
+            seen = dict(self._seen)
+            for _, mark in items:
+                if mark is not None:
+                    seen[mark[0]] = max(seen.get(mark[0], 0), mark[1])
+            last = {ch: (self._last[ch] if ch in self._reading_back and ch in self._last
+                         else mid) for ch, mid in seen.items()}
+            cursor = json.dumps(last, sort_keys=True) if last else None
             while True:
                 try:
                     await sink(batch, cursor)
@@ -387,28 +417,47 @@ class DiscordAdapter:
                 except Exception:
                     log.exception("discord: the desk could not take a batch; retrying it")
                     await self.clock.sleep(1.0)
+            self._seen, self._last = seen, last
+            self._feeding = False
 
     async def _backfill(self) -> None:
-        """Read the watched channels from the last saved message on (after a new session)."""
-        for channel_id, after in sorted(self._last.items()):
-            try:
-                channel = self.client.get_channel(int(channel_id)) or \
-                    await self.client.fetch_channel(int(channel_id))
-                if not isinstance(channel, discord.abc.Messageable):
-                    continue
-                count = 0
-                async for message in channel.history(
-                    limit=None, after=discord.Object(after), oldest_first=True
-                ):
-                    self._take(message)
-                    count += 1
-                if count:
-                    log.info("discord: read back %d messages from channel %s", count, channel_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("discord: could not read back channel %s (%s)", channel_id,
-                            _describe(exc))
+        """Read the watched channels from the last saved message on (after a new session).
+        A channel's cursor stays where it was until it has been read to the end; a channel
+        that cannot be read now is tried again, less and less often."""
+        pending = dict(self._last)
+        self._reading_back = set(pending)
+        failures = 0
+        while pending:
+            for channel_id, after in sorted(pending.items()):
+                if await self._read_back(channel_id, after):
+                    del pending[channel_id]
+                    self._reading_back.discard(channel_id)
+            if pending:
+                failures += 1
+                await self.clock.sleep(min(300.0, 2.0 ** failures))
+
+    async def _read_back(self, channel_id: str, after: int) -> bool:
+        """Read one channel back from ``after``; False if it could not be read."""
+        try:
+            channel = self.client.get_channel(int(channel_id)) or \
+                await self.client.fetch_channel(int(channel_id))
+            if not isinstance(channel, discord.abc.Messageable):
+                return True  # a forum: its posts are threads, not in a history
+            count = 0
+            async for message in channel.history(
+                limit=None, after=discord.Object(after), oldest_first=True
+            ):
+                self._take(message)
+                count += 1
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("discord: could not read back channel %s (%s); trying again",
+                        channel_id, _describe(exc))
+            return False
+        if count:
+            log.info("discord: read back %d messages from channel %s", count, channel_id)
+        return True
 
     # -- out ---------------------------------------------------------------------------------
 
@@ -651,12 +700,23 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def _retry_after(exc: discord.HTTPException) -> float | None:
+    """Seconds a 429 says to wait: its Retry-After header, or retry_after in its body."""
+    for value in (getattr(exc, "retry_after", None),
+                  getattr(getattr(exc, "response", None), "headers", {}).get("Retry-After")):
+        try:
+            if value is not None and float(value) > 0:
+                return float(value)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
 def _classify(exc: discord.HTTPException) -> AdapterError:
     if exc.code == _CANNOT_DM:
         return Unreachable(f"cannot send messages to this user (50007): {exc.text}")
     if exc.status == 429:
-        retry = getattr(exc, "retry_after", None)
-        return TransientError(f"rate limited: {exc.text}", retry_after=retry)
+        return TransientError(f"rate limited: {exc.text}", retry_after=_retry_after(exc))
     if exc.status >= 500:
         return TransientError(f"server error {exc.status}: {exc.text}")
     return PermanentError(f"{exc.status} ({exc.code}): {exc.text}")
