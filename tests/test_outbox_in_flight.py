@@ -150,6 +150,20 @@ async def test_one_chats_messages_go_one_after_another_in_order(tmp_path: Path) 
         assert [m.text for m in r.tg.sent_to(ONE_CHAT)] == [f"Part {k}" for k in range(6)]
 
 
+async def test_a_proxys_html_error_page_is_a_failure_to_retry_not_an_uncertain_send(
+    tmp_path: Path,
+) -> None:
+    # a 502 page from a proxy in front of the Bot API (HTML, not the API's JSON): the server
+    # answered, so the message is retried (and sent once), not escalated as uncertain
+    async with rig(tmp_path, replace_rate(in_flight=1), latency=0.0) as r:
+        r.tg.fail("sendMessage", 502, html=True)
+        await commit(r.store, [(USERS[0], "Your order has shipped")])
+        await r.outbox.start(drain=0)
+        await all_sent(r.store, 1)
+        assert [m.text for m in r.tg.sent] == ["Your order has shipped"]
+        assert r.outbox.retries == 1
+
+
 async def test_a_slow_chat_does_not_hold_up_the_others(tmp_path: Path) -> None:
     async with rig(tmp_path, RATE, latency=0.02) as r:
         # one chat's three messages come first, and each of its calls takes half a second

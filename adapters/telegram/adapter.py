@@ -594,7 +594,10 @@ def _classify(
         return UncertainError(f"timed out after sending; Telegram may have it: {exc.message}")
     if isinstance(exc, NetworkError):
         cause = exc.__cause__
-        if repeatable or cause is None or isinstance(cause, httpx.ConnectError):
+        # an HTTP error status came back (5xx): with the Bot API's JSON there is no cause;
+        # with a proxy's HTML page the cause is the failed parse of that page
+        answered = cause is None or isinstance(cause, TelegramError)
+        if repeatable or answered or isinstance(cause, httpx.ConnectError):
             # no connection, or the server answered with an error (5xx)
             return TransientError(f"network: {exc.message}")
         return UncertainError(f"connection lost after sending; Telegram may have it: "

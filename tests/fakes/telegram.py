@@ -63,6 +63,14 @@ class ApiError(Exception):
         self.retry_after = retry_after
 
 
+class _Html(Exception):
+    """Answer with an HTML error page of this status (a proxy's, not the Bot API's)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 class _Drop(Exception):
     """Close the connection without answering (after the call took effect)."""
 
@@ -78,6 +86,8 @@ class Fault:
     chat_id: int | None = None
     #: do the call, then drop the connection without an answer
     drop: bool = False
+    #: answer ``code`` with an HTML error page, as a proxy in front of the Bot API does
+    html: bool = False
 
 
 @dataclass
@@ -337,13 +347,14 @@ class FakeTelegram(Observable):
 
     def fail(self, method: str, code: int = 0, description: str = "", *,
              retry_after: int | None = None, times: int = 1, chat_id: int | None = None,
-             drop: bool = False) -> Fault:
-        """The next ``times`` calls of ``method`` fail (429 with ``retry_after`` when given)."""
+             drop: bool = False, html: bool = False) -> Fault:
+        """The next ``times`` calls of ``method`` fail (429 with ``retry_after`` when given;
+        with ``html``, an HTML error page instead of the Bot API's JSON)."""
         if retry_after is not None and not code:
             code = 429
             description = description or f"Too Many Requests: retry after {retry_after}"
         fault = Fault(method, code, description or f"error {code}", retry_after, times,
-                      chat_id, drop)
+                      chat_id, drop, html)
         self.faults.append(fault)
         return fault
 
@@ -439,14 +450,19 @@ class FakeTelegram(Observable):
                     headers[name.strip().lower()] = value.strip()
                 length = int(headers.get("content-length", "0") or 0)
                 body = await reader.readexactly(length) if length else b""
+                content_type = "application/json"
                 try:
                     status, payload = await self._dispatch(target, headers, body)
+                    data = json.dumps(payload).encode()
                 except _Drop:
                     break
-                data = json.dumps(payload).encode()
+                except _Html as page:
+                    status, content_type = page.code, "text/html"
+                    data = (f"<html><body><h1>{page.code} "
+                            f"{_REASONS.get(page.code, 'Error')}</h1></body></html>").encode()
                 writer.write(
                     f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-                    f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                    f"Content-Type: {content_type}\r\nContent-Length: {len(data)}\r\n"
                     "Connection: keep-alive\r\n\r\n".encode() + data
                 )
                 await writer.drain()
@@ -485,6 +501,8 @@ class FakeTelegram(Observable):
         try:
             if latency and method != "getUpdates":
                 await asyncio.sleep(latency / 2)
+            if fault is not None and fault.html:
+                raise _Html(fault.code)
             if fault is not None and not fault.drop:
                 raise ApiError(fault.code, fault.description, fault.retry_after)
             self._enforce_limits(method, params)
