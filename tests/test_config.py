@@ -21,6 +21,7 @@ from helpforce.config import (
     load_config,
     parse_duration,
 )
+from helpforce.config.schema import NOT_AN_ENV_NAME
 from helpforce.models import Role
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config"
@@ -483,21 +484,25 @@ def test_secret_in_yaml_refused_without_echoing_it(cfg: Path) -> None:
     (message,) = errors(cfg)
     assert message == (
         f"config/helpforce.yaml:{pos(text, repr(TOKEN))}: platforms.telegram.token_env: "
-        "expected the name of an environment variable, got a value not shown here; "
-        "secrets never go in YAML"
+        + NOT_AN_ENV_NAME
     )
     assert TOKEN not in message
 
 
-def test_lowercase_env_name_refused(cfg: Path) -> None:
+@pytest.mark.parametrize("value", ["tg_token", "xvz1evFS4wEEPTGEFPHBog"])
+def test_a_value_that_is_no_env_name_is_refused_and_never_repeated(
+    cfg: Path, value: str
+) -> None:
+    # even a value shaped like a name may be a secret (an X consumer key is letters and
+    # digits): errors are logged and sent to the managers
     text = edit(
         cfg / "helpforce.yaml",
         "\nplatforms:\n",
-        TELEGRAM.replace("HELPFORCE_TELEGRAM_TOKEN", "tg_token"),
+        TELEGRAM.replace("HELPFORCE_TELEGRAM_TOKEN", value),
     )
     assert errors(cfg) == [
-        f"config/helpforce.yaml:{pos(text, 'tg_token')}: platforms.telegram.token_env: "
-        "expected the name of an environment variable, got 'tg_token'; secrets never go in YAML"
+        f"config/helpforce.yaml:{pos(text, value)}: platforms.telegram.token_env: "
+        + NOT_AN_ENV_NAME
     ]
 
 
@@ -534,3 +539,14 @@ def test_the_commented_platform_examples_are_valid_once_uncommented(cfg: Path) -
         env = {v: "secret-value" for v in re.findall(r"(HELPFORCE_[A-Z_]+)", uncommented)}
         config = load_config(cfg, env=env, factories=discover_factories())
         assert config.settings.platforms[name].enabled, name
+
+
+@pytest.mark.parametrize("zone", ["Europe", "America", "X" * 300])
+def test_a_time_zone_that_is_a_directory_or_too_long_is_an_error_with_its_place(
+    cfg: Path, zone: str
+) -> None:
+    # "Europe" is a directory of the zone database: opening it is an OSError, not "unknown"
+    text = edit(cfg / "routing.yaml", "timezone: America/Chicago", f"timezone: {zone}")
+    (message,) = errors(cfg)
+    assert message.startswith(f"config/routing.yaml:{pos(text, zone)}: timezone: ")
+    assert "expected a time zone name" in message

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from helpforce.config.schema import PlatformSettings, RateLimit
+from helpforce.config.schema import NOT_AN_ENV_NAME, PlatformSettings, RateLimit
 
 if TYPE_CHECKING:
     from helpforce.adapter import Adapter
@@ -95,10 +95,7 @@ class TelegramWebhookSettings(BaseModel):
     @classmethod
     def _env_name(cls, value: str) -> str:
         if not _ENV_NAME.fullmatch(value):
-            shown = repr(value) if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,39}", value) \
-                else "a value not shown here"
-            raise _error(f"expected the name of an environment variable, got {shown}; "
-                         "secrets never go in YAML")
+            raise _error(NOT_AN_ENV_NAME)
         return value
 
 

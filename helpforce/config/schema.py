@@ -267,7 +267,10 @@ class RateLimit(Frozen):
 
 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
-_SHOWABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+#: what a ``*_env`` field that holds no variable name is told (its value is not repeated)
+NOT_AN_ENV_NAME = ("expected the name of an environment variable (capital letters, digits "
+                   "and _, like HELPFORCE_TELEGRAM_TOKEN), got something else, not shown "
+                   "here: it may be a secret, and secrets never go in YAML")
 
 
 class PlatformSettings(Frozen):
@@ -298,15 +301,9 @@ class PlatformSettings(Frozen):
         problems = []
         for name, value in self.env_fields().items():
             if not _ENV_NAME.fullmatch(value):
-                # the value may be a pasted secret: only echo what looks like a name
-                shown = repr(value) if _SHOWABLE.fullmatch(value) else "a value not shown here"
-                problems.append(
-                    Problem(
-                        (name,),
-                        f"expected the name of an environment variable, got {shown}; "
-                        "secrets never go in YAML",
-                    )
-                )
+                # the value may be a pasted secret (an X consumer key is 25 letters and
+                # digits): never echoed, since errors are logged and sent to managers
+                problems.append(Problem((name,), NOT_AN_ENV_NAME))
         if problems:
             raise problems_error(problems)
         return self

@@ -94,7 +94,8 @@ def parse_zone(value: Any) -> str:
         try:
             zone(value.strip())
             return value.strip()
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            # OSError: a directory of the zone database ("Europe") or an over-long name
             pass
     raise _error(
         "timezone",
