@@ -550,3 +550,17 @@ def test_a_time_zone_that_is_a_directory_or_too_long_is_an_error_with_its_place(
     (message,) = errors(cfg)
     assert message.startswith(f"config/routing.yaml:{pos(text, zone)}: timezone: ")
     assert "expected a time zone name" in message
+
+
+def test_yaml_aliases_that_refer_to_themselves_or_explode_are_errors_not_crashes() -> None:
+    from helpforce.config.yamlpos import MAX_VALUES, load_yaml
+
+    merged = load_yaml("d: &d {role: agent, <<: *d}\n", "roster.yaml")
+    assert [str(e) for e in merged.errors] == [
+        "roster.yaml:1:4: d: a YAML alias may not refer to its own enclosing value"]
+    # "billion laughs": 300 bytes that expand to ten million values
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for prev, name in zip("abcdef", "bcdefg", strict=True):
+        levels.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 10)}]")
+    exploding = load_yaml("\n".join(levels) + "\n", "roster.yaml")
+    assert [f"more than {MAX_VALUES:,} values" in str(e) for e in exploding.errors] == [True]

@@ -92,6 +92,11 @@ class Document:
     source: bytes = b""
 
 
+#: values a file may hold once its aliases are expanded: a 20,000-person roster is ~300,000;
+#: nested aliases ("billion laughs") would take minutes and gigabytes
+MAX_VALUES = 1_000_000
+
+
 def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
@@ -103,11 +108,20 @@ class _Walker:
         self.positions = Positions()
         self.errors: list[ConfigError] = []
         self.open: set[int] = set()
+        #: values walked so far (aliases count each time they are used)
+        self.walked = 0
 
     def error(self, pos: tuple[int, int], path: YamlPath, message: str) -> None:
         self.errors.append(ConfigError(self.display, pos[0], pos[1], render_path(path), message))
 
     def walk(self, node: yaml.Node, path: YamlPath) -> Any:
+        self.walked += 1
+        if self.walked > MAX_VALUES:
+            if self.walked == MAX_VALUES + 1:  # said once
+                self.error(_mark(node), path, f"the file holds more than {MAX_VALUES:,} values "
+                                              "once its aliases are expanded (aliases of "
+                                              "aliases?): not read")
+            return None
         self.positions.values.setdefault(path, _mark(node))
         if isinstance(node, yaml.ScalarNode):
             if node.tag == _INT_TAG and node.style is None and _CLOCK_TIME.fullmatch(node.value):
@@ -151,7 +165,16 @@ class _Walker:
             if not isinstance(source, yaml.MappingNode):
                 self.error(_mark(source), path, "'<<' can only merge mappings")
                 continue
-            for key, value in self.mapping(source, path).items():
+            if id(source) in self.open:  # ``&d {<<: *d}``
+                self.error(_mark(source), path,
+                           "a YAML alias may not refer to its own enclosing value")
+                continue
+            self.open.add(id(source))
+            try:
+                merged_values = self.mapping(source, path)
+            finally:
+                self.open.discard(id(source))
+            for key, value in merged_values.items():
                 out.setdefault(key, value)
         return out
 
