@@ -231,9 +231,17 @@ def length(limits: dict[str, int] | None = None, numbering: str = " ({i}/{n})") 
     table = {**LIMITS, **(limits or {})}
     if "{i}" not in numbering or "{n}" not in numbering:
         raise ValueError("numbering must contain {i} and {n}")
+    try:  # checked now: at send time a bad one would fail every long answer
+        widest = numbering.format(i=9999, n=9999)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise ValueError(f"numbering {numbering!r} must use only {{i}} and {{n}} (write {{{{ "
+                         f"and }}}} for braces): {type(exc).__name__}: {exc}") from None
     for platform, limit in table.items():
         if not isinstance(limit, int) or limit < 20:
             raise ValueError(f"limit for {platform} must be a whole number of at least 20")
+        if len(widest) > limit // 2:
+            raise ValueError(f"numbering {numbering!r} takes {len(widest)} characters of the "
+                             f"{limit} allowed on {platform}: at most half")
 
     def detect(text: str, ctx: CheckContext) -> Detection | None:
         limit = table.get(ctx.platform)

@@ -404,3 +404,16 @@ def test_ten_thousand_characters_in_linear_time(name: str) -> None:
         assert _no_space("".join(_bodies(parts) if len(parts) > 1 else parts)) == _no_space(
             unicodedata.normalize("NFC", text) if platform == "x" else text
         )
+
+
+@pytest.mark.parametrize(
+    "numbering", [" ({i}/{n}) {x}", " {0} ({i}/{n})", " ({i}/{n}) {", " ({i}/{n})" + "." * 300]
+)
+def test_a_numbering_that_cannot_be_used_is_refused_when_the_rule_is_made(
+    numbering: str,
+) -> None:
+    # at send time it would fail every answer that needs splitting
+    from helpforce.policies.detectors import length as length_rule
+
+    with pytest.raises(ValueError, match="numbering"):
+        length_rule(numbering=numbering)
