@@ -174,9 +174,10 @@ def phrases(phrases: Sequence[str]) -> Detector:
         raise ValueError("phrases must be a non-empty list of phrases")
     wanted = []
     for p in phrases:
-        if not isinstance(p, str) or not p.strip():
+        norm = normalize(p).text.strip() if isinstance(p, str) else ""
+        if not norm:  # nothing left once normalised (a zero-width space) would match anywhere
             raise ValueError(f"expected a phrase, got {p!r}")
-        wanted.append(normalize(p).text)
+        wanted.append(norm)
     rx = re.compile(
         r"(?<!\w)(?:" + "|".join(re.escape(w) for w in sorted(wanted, key=len, reverse=True))
         + r")(?!\w)"
@@ -213,7 +214,9 @@ def disclosure(tags: Sequence[str]) -> Detector:
     """A staff member answering from a personal account does not say they are staff."""
     if isinstance(tags, str) or not tags:
         raise ValueError("tags must be a non-empty list, e.g. ['#acmehelp', 'I work at Acme']")
-    wanted = [normalize(t).text for t in tags]
+    wanted = [normalize(t).text.strip() if isinstance(t, str) else "" for t in tags]
+    if not all(wanted):  # an empty tag is in every text: the rule would never fire
+        raise ValueError(f"tags must be non-empty texts, got {list(tags)!r}")
 
     def detect(text: str, ctx: CheckContext) -> Detection | None:
         norm = normalize(text).text

@@ -299,3 +299,17 @@ def test_a_nearby_private_word_does_not_excuse_a_public_ask(rule: AskRule, text:
 def test_common_asks_without_a_leading_ask_word(rule: AskRule, text: str) -> None:
     verdict = rule.check(text, PUBLIC_OUT)
     assert verdict is not None and verdict.action is Action.MOVE_TO_DM
+
+
+@pytest.mark.parametrize("factory, value", [
+    ("phrases", ["\u200b"]), ("phrases", ["  "]), ("disclosure", ["#acmehelp", "\u200b"]),
+])
+def test_a_phrase_or_tag_that_normalises_to_nothing_is_refused(
+    factory: str, value: list[str]
+) -> None:
+    # an empty phrase matches every reply (blocking them all); an empty tag is in every
+    # reply (the disclosure rule would never fire)
+    from helpforce.policies import detectors
+
+    with pytest.raises(ValueError):
+        getattr(detectors, factory)(value)
