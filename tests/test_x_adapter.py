@@ -64,9 +64,10 @@ class Sink:
 
 
 async def started(x: FakeX, sink: Sink, cursor: str | None = None,
-                  env: dict[str, str] | None = None, **settings: Any) -> XAdapter:
+                  env: dict[str, str] | None = None, clock: Any = None,
+                  **settings: Any) -> XAdapter:
     s = XSettings(api_base=x.base_url, poll_interval=3600, **settings)
-    adapter = XAdapterFactory().create(s, clock=SystemClock(), env=env or env_for(x))
+    adapter = XAdapterFactory().create(s, clock=clock or SystemClock(), env=env or env_for(x))
     assert isinstance(adapter, XAdapter)
     await adapter.start(sink, cursor)
     await until(lambda: adapter.status() != "connecting", TIMEOUT)
@@ -337,13 +338,9 @@ async def test_a_search_quiet_for_more_than_7_days_still_finds_new_posts() -> No
         x.user(ALICE, "alice")
         x.tweet(ALICE, "acmetv is great")
         sink = Sink()
-        s = XSettings(api_base=x.base_url, poll_interval=3600, dms=False, mentions=False,
-                      follow_conversations=0, searches=("acmetv",))
-        adapter = XAdapterFactory().create(s, clock=_Clock(clock), env=env_for(x))
-        assert isinstance(adapter, XAdapter)
-        await adapter.start(sink, None)
+        adapter = await started(x, sink, clock=_Clock(clock), dms=False, mentions=False,
+                                follow_conversations=0, searches=("acmetv",))
         try:
-            await until(lambda: adapter.status() != "connecting", TIMEOUT)
             await read(adapter)  # notes where the search stands
             clock.advance(8 * 86400)
             post = x.tweet(ALICE, "acmetv broke after the update")
@@ -362,14 +359,10 @@ async def test_a_backlog_longer_than_a_budget_window_gets_through_a_window_at_a_
         x.user(ALICE, "alice")
         x.allow_dms(BRAND_ID, ALICE)
         sink = Sink()
-        s = XSettings(api_base=x.base_url, poll_interval=3600, mentions=False,
-                      follow_conversations=0,
-                      budgets={"dm_events": {"requests": 2, "per": "15m"}})
-        adapter = XAdapterFactory().create(s, clock=_Clock(clock), env=env_for(x))
-        assert isinstance(adapter, XAdapter)
-        await adapter.start(sink, None)
+        adapter = await started(x, sink, clock=_Clock(clock), mentions=False,
+                                follow_conversations=0,
+                                budgets={"dm_events": {"requests": 2, "per": "15m"}})
         try:
-            await until(lambda: adapter.status() != "connecting", TIMEOUT)
             await read(adapter)  # notes where the DMs stand
             for i in range(250):
                 x.dm(ALICE, BRAND_ID, f"message {i}")
