@@ -20,7 +20,7 @@ pytest.importorskip("telegram")
 
 import test_telegram as base  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
-from fakes.telegram import BOT_USERNAME, FakeTelegram  # noqa: E402
+from fakes.telegram import BOT_USERNAME, FakeTelegram, Sent  # noqa: E402
 from test_telegram import (  # noqa: E402
     ALICE,
     BOB,
@@ -59,21 +59,28 @@ async def _claimed_group_question(tg: FakeTelegram, customer: int, text: str) ->
     await tg.wait_sent(in_chat(PRIYA, starts="You hold #1"))
 
 
-async def test_a_group_question_moves_to_private_through_the_start_link(
-    tg: FakeTelegram, desk: TelegramDesk
-) -> None:
+async def _held_private_reply(tg: FakeTelegram, text: str) -> tuple[Sent, str]:
+    """Carol (who never started the bot) asks in a group, Priya claims it and writes ``text``
+    privately: it is held, and the group gets the start link. Returns that post and the
+    link's payload."""
     tg.user(CAROL, "Carol", "carol", started=False)
     await _claimed_group_question(tg, CAROL, "@helpforce_bot my order never arrived")
-
-    tg.user_says(PRIYA, "/dm 1 Could you send me your order number here?")
+    tg.user_says(PRIYA, f"/dm 1 {text}")
     public = await tg.wait_sent(in_chat(GROUP))
     link = LINK.search(public.text)
     assert link is not None, public.text
-    payload = link[1]
+    await tg.wait_sent(in_chat(PRIYA, starts="#1: @carol has to open the private chat"))
+    return public, link[1]
+
+
+async def test_a_group_question_moves_to_private_through_the_start_link(
+    tg: FakeTelegram, desk: TelegramDesk
+) -> None:
+    public, payload = await _held_private_reply(
+        tg, "Could you send me your order number here?")
     # Telegram's start parameter: at most 64 characters of A-Za-z0-9_-; ours is 128 random bits
     assert 16 <= len(payload) <= 64
     assert "@carol" in public.text and "order number" not in public.text
-    await tg.wait_sent(in_chat(PRIYA, starts="#1: @carol has to open the private chat"))
     # the private message waits: the bot does not even try (it would get a 403)
     assert sent_to(tg, CAROL) == []
 
@@ -297,19 +304,13 @@ async def test_a_takeover_drops_the_previous_holders_reply_waiting_for_the_priva
 ) -> None:
     # Priya's private message waits for Carol to open the chat; Jordan (lead) takes the
     # question over and answers: Carol gets Jordan's answer, not Priya's as a second one
-    tg.user(CAROL, "Carol", "carol", started=False)
-    await _claimed_group_question(tg, CAROL, "@helpforce_bot my order never arrived")
-    tg.user_says(PRIYA, "/dm 1 Please send your order number here")
-    public = await tg.wait_sent(in_chat(GROUP))
-    link = LINK.search(public.text)
-    assert link is not None, public.text
-    await tg.wait_sent(in_chat(PRIYA, starts="#1: @carol has to open the private chat"))
+    _, payload = await _held_private_reply(tg, "Please send your order number here")
     tg.user_says(JORDAN, "/takeover 1")
     await tg.wait_sent(in_chat(PRIYA, has="taken over"))
     q = await desk.question_where(1, lambda q: "ignored" in kinds(q))
     tg.user_says(JORDAN, "/answer 1 I refunded you, nothing else is needed")
     await desk.question_where(1, lambda q: kinds(q).count("answered") >= 2)
-    tg.user_says(CAROL, f"/start {link[1]}")
+    tg.user_says(CAROL, f"/start {payload}")
     await tg.wait_sent(in_chat(CAROL, has="refunded"))
     assert [t for t in sent_to(tg, CAROL) if "order number" in t] == []
     conn = sqlite3.connect(desk.app.db_path)
